@@ -1,0 +1,204 @@
+"""The ``ridgeline`` command line. Parse, call an analysis, show (table or --json).
+
+Heavy modules (torch, transformers, matplotlib) are never imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ridgeline.errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Exact memory, KV-cache and parameter accounting for transformer LLMs on any accelerator.")
+
+
+def _console():
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console()
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (SI base units) instead of tables.")]
+
+
+@app.command()
+def fit(
+    model: Annotated[str, typer.Argument(help="Preset name, config.json path, checkpoint folder or hub id.")],
+    gpu: Annotated[str, typer.Option("--gpu", "-g", help="Accelerator name (see `ridgeline hardware`) or a .toml file.")] = "h100",
+    weights: Annotated[Optional[str], typer.Option(help="Weight format: bf16, fp16, fp8, int8, int4[-gN], awq, gptq, nf4, mxfp4, nvfp4, q4_k_m, ...")] = None,
+    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache format (default: the unquantized weight format).")] = None,
+    batch: Annotated[int, typer.Option(help="Concurrent sequences.")] = 1,
+    context: Annotated[str, typer.Option(help="Tokens per sequence (prompt + output): 8192, 8k, 128k. Default: min(4096, model max).")] = "",
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
+    prefill_chunk: Annotated[int, typer.Option(help="Tokens per prefill forward pass (sets the activation peak).")] = 8192,
+    kv_convention: Annotated[str, typer.Option(help="engine (W-token windows, KV heads as stored) or transformers (the reference's DynamicCache).")] = "engine",
+    mla_cache: Annotated[str, typer.Option(help="MLA cache layout: latent (engines, transformers 5.x) or expanded (per head).")] = "latent",
+    keep: Annotated[Optional[str], typer.Option(help="Tensor roles left unquantized, comma-separated (default: embedding,lm_head,norm,bias,router,other; 'none' quantizes all).")] = None,
+    unquantized: Annotated[Optional[str], typer.Option(help="Format of the kept tensors (default: checkpoint dtype or bf16).")] = None,
+    runtime_overhead: Annotated[Optional[str], typer.Option(help="Per-device runtime overhead, e.g. 1GiB (default 0.75 GiB).")] = None,
+    kv_fragmentation: Annotated[Optional[float], typer.Option(help="KV fragmentation fraction (default 0.04).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Does MODEL fit on GPU? The per-device memory ledger, the fewest devices, the KV room."""
+    from ridgeline.analyses.fit import fit as run_fit  # noqa: PLC0415
+    from ridgeline.analyses.memory import Overheads  # noqa: PLC0415
+    from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD  # noqa: PLC0415
+    from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
+    from ridgeline.model.kv import KVLayout  # noqa: PLC0415
+    from ridgeline.model.load import load_model  # noqa: PLC0415
+    from ridgeline.model.params import ROLES  # noqa: PLC0415
+    from ridgeline.units import parse_bytes, parse_tokens  # noqa: PLC0415
+    from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision  # noqa: PLC0415
+
+    spec = load_model(model)
+    hw = get_accelerator(gpu)
+    ctx = parse_tokens(context, "--context") if context else min(4096, spec.max_position_embeddings or 4096)
+    keep_roles = None
+    if keep is not None:
+        keep_roles = frozenset() if keep.strip().lower() == "none" else frozenset(k.strip() for k in keep.split(",") if k.strip())
+        bad = sorted(keep_roles - set(ROLES))
+        if bad:
+            raise InputError(f"--keep: unknown role {bad[0]!r}; use some of {', '.join(ROLES)} or 'none'")
+    prec = Precision.build(spec, weights, kv_dtype, None, unquantized, keep_roles)
+    ov = Overheads()
+    if runtime_overhead is not None:
+        ov = Overheads(RUNTIME_OVERHEAD.with_value(parse_bytes(runtime_overhead, "--runtime-overhead")), ov.kv_fragmentation)
+    if kv_fragmentation is not None:
+        if not 0 <= kv_fragmentation < 1:
+            raise InputError(f"--kv-fragmentation: must be in [0, 1), got {kv_fragmentation}")
+        ov = Overheads(ov.runtime, KV_FRAGMENTATION.with_value(kv_fragmentation))
+    result = run_fit(spec, hw, InferenceWorkload(batch, ctx, prefill_chunk), prec, ParallelPlan(tp, pp),
+                     KVLayout(kv_convention, mla_cache), ov)
+    if as_json:
+        _emit(result.to_dict())
+    else:
+        from ridgeline.render import fit_table  # noqa: PLC0415
+
+        fit_table(result, _console())
+
+
+@app.command()
+def models(as_json: JsonOpt = False) -> None:
+    """List the presets with their exact parameter counts."""
+    from ridgeline.model.hf import spec_from_config  # noqa: PLC0415
+    from ridgeline.model.load import preset_config, presets  # noqa: PLC0415
+    from ridgeline.model.params import count_params  # noqa: PLC0415
+
+    rows = [(p, count_params(spec_from_config(preset_config(p), p.name))) for p in presets()]
+    if as_json:
+        _emit({"schema_version": 1, "models": [
+            {"name": p.name, "hf_repo": p.hf_repo, "model_type": p.model_type, "aliases": list(p.aliases),
+             "params_total": pc.total, "params_active": pc.active, "verification": p.verification,
+             "source": p.source} for p, pc in rows]})
+    else:
+        from ridgeline.render import models_table  # noqa: PLC0415
+
+        models_table(rows, _console())
+
+
+@app.command()
+def model(
+    name: Annotated[str, typer.Argument(help="Preset, config.json, checkpoint folder, .safetensors file or hub id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a model's spec and exact per-component parameter breakdown (and a checkpoint's stored tensors)."""
+    from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
+    from ridgeline.model.load import find_preset, load_model  # noqa: PLC0415
+    from ridgeline.model.params import count_params  # noqa: PLC0415
+
+    path = Path(name).expanduser()
+    ck = None
+    if path.is_file() and path.suffix == ".safetensors":
+        ck = inspect_checkpoint(path)
+        if as_json:
+            _emit({"schema_version": 1, "checkpoint": _ck_dict(ck)})
+        else:
+            from ridgeline.render import checkpoint_table  # noqa: PLC0415
+
+            checkpoint_table(ck, _console())
+        return
+    if path.is_dir() and (any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").exists()):
+        ck = inspect_checkpoint(path)
+    spec = load_model(name)
+    pc = count_params(spec)
+    preset = None if path.exists() else find_preset(name)
+    if as_json:
+        out = {"schema_version": 1, "model": spec.to_dict(), "params": pc.to_dict()}
+        if preset is not None:
+            out["preset"] = {"hf_repo": preset.hf_repo, "source": preset.source, "verification": preset.verification,
+                             "published_params": preset.published_params}
+        if ck is not None:
+            out["checkpoint"] = _ck_dict(ck) | {"difference_vs_config": ck.num_elements - pc.total}
+        _emit(out)
+    else:
+        from ridgeline.render import model_detail  # noqa: PLC0415
+
+        model_detail(spec, pc, _console(), preset, ck)
+
+
+def _ck_dict(ck) -> dict:
+    return {"path": ck.path, "files": list(ck.files), "tensors": len(ck.tensors), "elements": ck.num_elements,
+            "bytes": ck.total_bytes, "by_dtype": ck.by_dtype()}
+
+
+@app.command()
+def hardware(
+    name: Annotated[Optional[str], typer.Argument(help="Accelerator id/alias or .toml file; omit to list all.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List accelerators, or show one with the source of every number."""
+    from ridgeline.hardware.load import accelerators, get_accelerator  # noqa: PLC0415
+
+    if name is None:
+        accs = accelerators()
+        if as_json:
+            _emit({"schema_version": 1, "hardware": [a.to_dict() for a in accs]})
+        else:
+            from ridgeline.render import hardware_table  # noqa: PLC0415
+
+            hardware_table(accs, _console())
+        return
+    a = get_accelerator(name)
+    if as_json:
+        _emit({"schema_version": 1, "hardware": a.to_dict()})
+    else:
+        from ridgeline.render import hardware_detail  # noqa: PLC0415
+
+        hardware_detail(a, _console())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except InputError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        return 1
+    except Exception as e:  # click usage errors
+        import click  # noqa: PLC0415
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            return e.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

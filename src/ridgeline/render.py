@@ -1,0 +1,151 @@
+"""Rich tables for the CLI. The only module that formats numbers for people."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ridgeline.units import fmt_bytes, fmt_count, fmt_flops, fmt_gb, fmt_gib, fmt_rate
+
+
+def _gbgib(b: float) -> tuple[str, str]:
+    return fmt_gb(b, 2), fmt_gib(b, 2)
+
+
+def fit_table(r, console: Console) -> None:
+    led = r.ledger
+    title = (f"{r.spec.name} on {r.plan.devices} x {r.hardware.name}  (tp={r.plan.tp}, pp={r.plan.pp}; "
+             f"batch {r.workload.batch} x {r.workload.context_tokens:,} tokens; weights {r.precision.weights.name}, "
+             f"KV {r.precision.kv.name})")
+    t = Table(title=title, title_justify="left")
+    t.add_column("per device", style="bold")
+    t.add_column("GB", justify="right")
+    t.add_column("GiB", justify="right")
+    for term, b in led.per_device_terms.items():
+        t.add_row(term, *_gbgib(b))
+    t.add_section()
+    t.add_row("total", *_gbgib(led.per_device_total_bytes), style="bold")
+    t.add_row("capacity", *_gbgib(r.capacity_bytes))
+    t.add_row("headroom", *_gbgib(r.headroom_bytes), style="green" if r.fits else "red")
+    console.print(t)
+    verdict = "[green]fits[/green]" if r.fits else "[red]does not fit[/red]"
+    console.print(f"{verdict} on {r.plan.devices} device(s).  ", end="")
+    if r.min_devices is None:
+        console.print("No plan up to 4096 devices fits.")
+    else:
+        p = r.min_devices_plan
+        console.print(f"Fewest devices that fit: [bold]{r.min_devices}[/bold] (tp={p.tp}, pp={p.pp}).")
+    console.print(f"params {fmt_count(r.params.total)} total, {fmt_count(r.params.active)} active per token; "
+                  f"KV {fmt_bytes(r.kv_bytes_per_token)} per token, {fmt_bytes(r.kv_bytes_per_sequence)} per "
+                  f"sequence of {r.workload.context_tokens:,} tokens.")
+    console.print(f"KV room beside the weights: {r.max_concurrent_sequences:,} sequences of "
+                  f"{r.workload.context_tokens:,} tokens ({r.max_kv_tokens:,} tokens).")
+    console.print("factors: " + "; ".join(f"{f.name}={f.value:g} {f.unit}" for f in led.factors), style="dim")
+    for n in r.notes:
+        console.print(f"note: {n}", style="dim")
+
+
+def models_table(rows, console: Console) -> None:
+    t = Table(title="ridgeline presets (verbatim config.json; counts exact vs transformers 5.24)")
+    for c, j in (("name", "left"), ("model_type", "left"), ("params", "right"), ("active", "right"),
+                 ("exact count", "right"), ("config", "left")):
+        t.add_column(c, justify=j)
+    for p, pc in rows:
+        t.add_row(p.name, p.model_type, fmt_count(pc.total), fmt_count(pc.active), f"{pc.total:,}", p.verification)
+    console.print(t)
+
+
+def model_detail(spec, pc, console: Console, preset=None, checkpoint=None) -> None:
+    a = spec.attention
+    console.print(f"[bold]{spec.name}[/bold]  ({spec.model_type}; {spec.source})")
+    kind = a.kind.upper()
+    att = f"{kind}: {a.num_heads} heads, {a.num_kv_heads} KV heads, head_dim {a.head_dim}"
+    if a.mla:
+        m = a.mla
+        att += (f"; q_lora {m.q_lora_rank}, kv_lora {m.kv_lora_rank}, rope {m.qk_rope_head_dim}, "
+                f"nope {m.qk_nope_head_dim}, v {m.v_head_dim}")
+    console.print(f"layers {spec.num_layers}, hidden {spec.hidden_size}, vocab {spec.vocab_size:,}, "
+                  f"{'gated' if spec.mlp.gated else 'plain'} MLP {spec.mlp.intermediate_size}, {spec.norm}, "
+                  f"tied embeddings: {spec.tie_word_embeddings}, dtype {spec.dtype}")
+    console.print(att)
+    if spec.sliding_window:
+        console.print(f"sliding window {spec.sliding_window} on {spec.num_sliding_layers} of {spec.num_layers} layers")
+    if spec.moe:
+        m = spec.moe
+        console.print(f"MoE: {m.num_experts} experts, top-{m.top_k}, expert width {m.expert_intermediate_size}, "
+                      f"shared width {m.shared_intermediate_size}, {len(m.moe_layers)} MoE layers")
+    t = Table(title="parameters by term (exact)")
+    t.add_column("term")
+    t.add_column("params", justify="right")
+    t.add_column("active", justify="right")
+    t.add_column("share", justify="right")
+    for term, n in pc.by_term.items():
+        t.add_row(term, f"{n:,}", f"{pc.active_by_term[term]:,}", f"{100 * n / pc.total:.2f}%")
+    t.add_section()
+    t.add_row("total", f"{pc.total:,}", f"{pc.active:,}", "100%", style="bold")
+    console.print(t)
+    if preset is not None and preset.published_params:
+        pp = preset.published_params
+        console.print(f"published: {pp.get('total'):,} ({pp.get('kind', '')}); source: {pp.get('source', '')}",
+                      style="dim")
+    if checkpoint is not None:
+        checkpoint_table(checkpoint, console, pc.total)
+    for n in spec.notes:
+        console.print(f"note: {n}", style="dim")
+
+
+def checkpoint_table(ck, console: Console, config_total: int | None = None) -> None:
+    t = Table(title=f"checkpoint {ck.path} ({len(ck.files)} file(s), headers only)")
+    for c in ("dtype", "tensors", "elements", "GB", "GiB"):
+        t.add_column(c, justify="right" if c != "dtype" else "left")
+    for dt, d in ck.by_dtype().items():
+        t.add_row(dt, f"{d['tensors']:,}", f"{d['elements']:,}", *_gbgib(d["bytes"]))
+    t.add_section()
+    t.add_row("total", f"{len(ck.tensors):,}", f"{ck.num_elements:,}", *_gbgib(ck.total_bytes), style="bold")
+    console.print(t)
+    if config_total is not None:
+        diff = ck.num_elements - config_total
+        if diff == 0:
+            console.print("stored elements equal the config-derived parameter count exactly.")
+        else:
+            console.print(f"stored elements differ from the config-derived count by {diff:+,} "
+                          "(packed quantized tensors, scales, rotary buffers or extra modules such as MTP).")
+
+
+def hardware_table(accs, console: Console) -> None:
+    t = Table(title="ridgeline accelerators (dense peaks; GB = 1e9 bytes)")
+    for c in ("id", "name", "year", "memory", "bandwidth", "bf16", "fp8", "TDP", "verified"):
+        t.add_column(c, justify="left" if c in ("id", "name", "verified") else "right")
+    for a in accs:
+        t.add_row(a.id, a.name, str(a.launch_year), fmt_gb(a.memory_bytes, 0), fmt_rate(a.mem_bw_bytes_per_s),
+                  fmt_flops(a.peak("bf16")) if a.peak("bf16") else "-",
+                  fmt_flops(a.peak("fp8")) if a.peak("fp8") else "-",
+                  f"{a.tdp_w:g} W" if a.tdp_w else "-", a.verification_of("*"))
+    console.print(t)
+
+
+def hardware_detail(a, console: Console) -> None:
+    console.print(f"[bold]{a.name}[/bold]  (id {a.id}; aliases: {', '.join(a.aliases) or '-'}; {a.origin})")
+    t = Table()
+    for c in ("field", "value", "verification", "source"):
+        t.add_column(c, overflow="fold")
+    rows = [("memory_bytes", f"{fmt_gb(a.memory_bytes)} / {fmt_gib(a.memory_bytes)}"),
+            ("mem_bw_bytes_per_s", fmt_rate(a.mem_bw_bytes_per_s))]
+    rows += [(f"peak_flops_per_s.{k}", fmt_flops(v)) for k, v in a.peak_flops_per_s.items()]
+    if a.tdp_w:
+        rows.append(("tdp_w", f"{a.tdp_w:g} W"))
+    if a.on_chip_bytes:
+        rows.append(("on_chip_bytes", fmt_bytes(a.on_chip_bytes)))
+    ic = a.interconnect
+    if ic.scale_up_bw_bytes_per_s_per_direction:
+        rows.append(("interconnect.scale_up_bw_bytes_per_s_per_direction",
+                     f"{ic.scale_up} {fmt_rate(ic.scale_up_bw_bytes_per_s_per_direction)} per direction"))
+    if ic.pcie_bw_bytes_per_s_per_direction:
+        rows.append(("interconnect.pcie_bw_bytes_per_s_per_direction",
+                     f"{ic.scale_out or 'PCIe'} {fmt_rate(ic.pcie_bw_bytes_per_s_per_direction)} per direction"))
+    for f, v in rows:
+        t.add_row(f, v, a.verification_of(f), a.source_of(f))
+    console.print(t)
+    ridge = a.peak("bf16") or a.peak("fp16")
+    if ridge:
+        console.print(f"critical arithmetic intensity (bf16 peak / bandwidth): {ridge / a.mem_bw_bytes_per_s:.0f} FLOP/byte")

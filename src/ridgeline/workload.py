@@ -1,0 +1,110 @@
+"""What is being run: the inference workload, the parallel plan, the precision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ridgeline.errors import InputError, PlanError
+from ridgeline.formats import NumberFormat, format_from_torch_dtype, get_format
+from ridgeline.model.spec import ModelSpec
+
+#: Tensor roles kept in the unquantized format by default when weights are quantized:
+#: what AWQ/GPTQ/bitsandbytes/llama.cpp and the engines' FP8 paths leave unquantized.
+DEFAULT_KEEP = frozenset({"embedding", "lm_head", "norm", "bias", "router", "other"})
+MAX_SIZE = 10**12
+
+
+def _positive(name: str, value: int, fix: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name}: expected a whole number, got {value!r}; {fix}")
+    if value < 1:
+        raise InputError(f"{name}: must be at least 1, got {value}; {fix}")
+    if value > MAX_SIZE:
+        raise InputError(f"{name}: {value} is absurdly large; {fix}")
+
+
+@dataclass(frozen=True)
+class InferenceWorkload:
+    batch: int = 1
+    """Concurrent sequences."""
+    context_tokens: int = 4096
+    """Tokens per sequence held in the KV cache: prompt + generated."""
+    prefill_chunk_tokens: int = 8192
+    """Tokens processed in one prefill forward pass (chunked prefill budget; vLLM's
+    ``max_num_batched_tokens``). Sets the activation peak."""
+
+    def __post_init__(self) -> None:
+        _positive("batch", self.batch, "pass --batch 1 or more")
+        _positive("context", self.context_tokens, "pass --context 1 or more tokens")
+        _positive("prefill chunk", self.prefill_chunk_tokens, "pass --prefill-chunk 1 or more tokens")
+
+
+@dataclass(frozen=True)
+class ParallelPlan:
+    tp: int = 1
+    """Tensor-parallel degree: attention heads, MLP columns and the vocabulary are split."""
+    pp: int = 1
+    """Pipeline-parallel stages: layers are split into contiguous stages."""
+
+    def __post_init__(self) -> None:
+        _positive("tp", self.tp, "pass --tp 1 or more")
+        _positive("pp", self.pp, "pass --pp 1 or more")
+
+    @property
+    def devices(self) -> int:
+        return self.tp * self.pp
+
+    def problem(self, spec: ModelSpec) -> str | None:
+        """Why this plan cannot shard the model, or None if it can."""
+        a = spec.attention
+        if a.num_heads % self.tp:
+            return (f"tp={self.tp} does not divide the {a.num_heads} attention heads of {spec.name}; "
+                    f"use a tp that divides {a.num_heads}")
+        if a.mla is None:
+            k = a.num_kv_heads
+            if k % self.tp and self.tp % k:
+                return (f"tp={self.tp} neither divides nor is a multiple of the {k} KV heads of {spec.name}; "
+                        f"use a divisor or multiple of {k}")
+        if self.pp > spec.num_layers:
+            return f"pp={self.pp} exceeds the {spec.num_layers} layers of {spec.name}; use pp <= {spec.num_layers}"
+        return None
+
+    def check(self, spec: ModelSpec) -> None:
+        msg = self.problem(spec)
+        if msg:
+            raise PlanError(msg)
+
+
+@dataclass(frozen=True)
+class Precision:
+    weights: NumberFormat
+    """Format of the linear (and expert) weights."""
+    unquantized: NumberFormat
+    """Format of the tensors in ``keep`` (embeddings, norms, ...)."""
+    kv: NumberFormat
+    activations: NumberFormat
+    keep: frozenset[str] = field(default=DEFAULT_KEEP)
+    """Tensor roles stored in ``unquantized`` rather than ``weights``."""
+
+    @staticmethod
+    def build(spec: ModelSpec, weights: str | None = None, kv: str | None = None, activations: str | None = None,
+              unquantized: str | None = None, keep: frozenset[str] | None = None) -> "Precision":
+        """Defaults: weights in the checkpoint's dtype (bf16 if none), KV and activations in the
+        unquantized float format; a quantized weight format keeps ``DEFAULT_KEEP`` unquantized."""
+        native = format_from_torch_dtype(spec.dtype)
+        if native is None or not native.is_float or native.name == "fp8":
+            native = get_format("bf16")
+        w = get_format(weights, "--weights") if weights else native
+        if unquantized:
+            u = get_format(unquantized, "--unquantized")
+        else:
+            u = w if w.name in ("fp32", "bf16", "fp16") else native
+        k = get_format(kv, "--kv-dtype") if kv else u
+        act = get_format(activations, "--act-dtype") if activations else u
+        if not act.is_float:
+            raise InputError(f"--act-dtype: {act.name} is not a compute format; use fp32, bf16, fp16 or fp8")
+        return Precision(weights=w, unquantized=u, kv=k, activations=act,
+                         keep=DEFAULT_KEEP if keep is None else frozenset(keep))
+
+    def format_for(self, role: str) -> NumberFormat:
+        return self.unquantized if role in self.keep else self.weights
