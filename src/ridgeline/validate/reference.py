@@ -35,8 +35,8 @@ def hf_config(cfg: dict[str, Any]):
     cfg.pop("auto_map", None)
     cfg.pop("quantization_config", None)
     mt = cfg.pop("model_type")
-    if mt == "phi3" and cfg.get("pad_token_id") is not None and cfg["pad_token_id"] >= cfg.get("vocab_size", 0):
-        cfg["pad_token_id"] = None
+    if mt == "phi3" and (cfg.get("pad_token_id") is None or cfg["pad_token_id"] >= cfg.get("vocab_size", 0)):
+        cfg["pad_token_id"] = None  # Phi3Config's default pad id (32000) breaks a smaller vocabulary
     return transformers.AutoConfig.for_model(mt, **cfg)
 
 

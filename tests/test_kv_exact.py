@@ -1,0 +1,67 @@
+"""The KV ledger equals the bytes of the cache tensors the reference implementation holds.
+
+Tiny random-weight transformers models of every family run a real prefill and one decode
+step on the CPU; full-size presets run on the meta device (true shapes, no memory).
+Comparison: sum(numel * element_size) over every layer's keys and values, exactly.
+"""
+
+import pytest
+from tiny_configs import TINY
+
+from ridgeline.formats import get_format
+from ridgeline.model.hf import spec_from_config
+from ridgeline.model.kv import KVLayout, kv_cache_elements
+from ridgeline.model.load import preset_config, presets
+
+pytestmark = pytest.mark.reference
+REF = KVLayout(convention="transformers")
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tiny_model_real_forward_cache_bytes(name):
+    import torch
+    import transformers
+
+    from ridgeline.validate.reference import cache_bytes, hf_config
+
+    cfg = TINY[name]
+    spec = spec_from_config(cfg, name)
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(hf_config(cfg), dtype=torch.float32).eval()
+    B, T = 2, 20  # T exceeds the tiny sliding windows (8, 9), so windows are exercised
+    ids = torch.randint(0, spec.vocab_size, (B, T))
+    with torch.no_grad():
+        out = model(input_ids=ids, use_cache=True)
+        assert cache_bytes(out.cache) == kv_cache_elements(spec, B, T, REF) * 4
+        out = model(input_ids=ids[:, :1], cache=out.cache, use_cache=True)
+        assert cache_bytes(out.cache) == kv_cache_elements(spec, B, T + 1, REF) * 4
+
+
+@pytest.mark.parametrize("preset", presets(), ids=lambda p: p.name)
+def test_full_size_preset_meta_forward_cache_bytes(preset):
+    from ridgeline.validate.reference import meta_kv_cache_bytes
+
+    cfg = preset_config(preset)
+    spec = spec_from_config(cfg, preset.name)
+    B, T = 2, 33
+    assert meta_kv_cache_bytes(cfg, B, T, "bfloat16") == kv_cache_elements(spec, B, T, REF) * 2
+
+
+def test_mistral_window_on_meta_beyond_4096():
+    # Mistral-7B-v0.1 slides every layer at 4096: transformers keeps W - 1 = 4095 tokens.
+    from ridgeline.validate.reference import meta_kv_cache_bytes
+
+    p = next(p for p in presets() if p.name == "Mistral-7B-v0.1")
+    cfg = preset_config(p)
+    spec = spec_from_config(cfg)
+    assert meta_kv_cache_bytes(cfg, 1, 5000) == kv_cache_elements(spec, 1, 5000, REF) * 2
+    assert kv_cache_elements(spec, 1, 5000, REF) == 32 * 4095 * 2 * 8 * 128
+    assert kv_cache_elements(spec, 1, 5000, KVLayout()) == 32 * 4096 * 2 * 8 * 128
+
+
+def test_deepseek_v3_latent_bytes_per_token():
+    # ../shared/TOOLCHAIN.md: 1,152 B per token per layer in bf16 (512 + 64 values), 70,272 B per token.
+    spec = spec_from_config(preset_config(next(p for p in presets() if p.name == "DeepSeek-V3")))
+    assert kv_cache_elements(spec, 1, 1) * get_format("bf16").bytes_per_element == 70_272
+    # expanded per head: 128 heads x (128 + 64 + 128) = 40,960 values per layer, 71x the latent
+    assert kv_cache_elements(spec, 1, 1, KVLayout(mla="expanded")) == 61 * 128 * (128 + 64 + 128)

@@ -1,0 +1,32 @@
+"""Parameter counts equal the reference implementation exactly (transformers 5.24 on the meta
+device, sum(p.numel())), for every preset and every supported model_type."""
+
+import pytest
+from tiny_configs import TINY
+
+from ridgeline.model.hf import SUPPORTED_MODEL_TYPES, spec_from_config
+from ridgeline.model.load import preset_config, presets
+from ridgeline.model.params import count_params, param_groups
+
+pytestmark = pytest.mark.reference
+
+
+@pytest.mark.parametrize("preset", presets(), ids=lambda p: p.name)
+def test_every_preset_count_equals_meta_device_count(preset):
+    from ridgeline.validate.reference import meta_param_count
+
+    cfg = preset_config(preset)
+    assert count_params(spec_from_config(cfg, preset.name)).total == meta_param_count(cfg)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tiny_config_count_equals_meta_device_count(name):
+    from ridgeline.validate.reference import meta_param_count
+
+    cfg = TINY[name]
+    assert count_params(spec_from_config(cfg, name)).total == meta_param_count(cfg)
+
+
+def test_every_supported_model_type_is_exercised():
+    types = {spec_from_config(c).model_type for c in TINY.values()}
+    assert types == set(SUPPORTED_MODEL_TYPES)
