@@ -181,7 +181,7 @@ def hardware(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit status 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="ridgeline", standalone_mode=False)
     except InputError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2

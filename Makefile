@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make demo   - create .venv, install ridgeline (core only), run the headline analysis
+#   make test   - create .venv, install the test extra (torch CPU pin first), run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+.PHONY: demo test install install-test docs-cli
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+demo: install
+	$(BIN)/ridgeline fit llama-3-70b --gpu h100 --weights bf16
+	$(BIN)/ridgeline fit llama-3-70b --gpu h100 --weights int8 --batch 8 --context 8k
+
+# torch first, pinned to the CPU build: an open-ended torch requirement pulls a multi-GB CUDA build.
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test,hub]'
+
+test: install-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+docs-cli: install
+	$(BIN)/python scripts/gen_cli_docs.py > docs/cli.md

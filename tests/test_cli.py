@@ -1,0 +1,127 @@
+"""The CLI through its real entry point: outputs, --json, and one-line errors with exit status 2."""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ridgeline.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ridgeline", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "160"})
+
+
+def test_fit_json_has_required_keys():
+    p = run("fit", "llama-3-70b", "--gpu", "h100", "--weights", "bf16", "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    for key in ("schema_version", "kv_bytes_per_token", "fits", "min_devices", "max_kv_tokens"):
+        assert key in d
+    assert d["model"]["name"] == "Meta-Llama-3-70B"
+    assert d["model"]["params_total"] == d["model"]["params_active"] == 70_553_706_496
+    assert d["hardware"]["name"].startswith("NVIDIA H100")
+    for key in ("weights_bytes", "kv_cache_bytes", "activations_bytes", "overhead_bytes", "total_bytes"):
+        assert isinstance(d["memory"][key], (int, float))
+    assert d["per_device"]["total_bytes"] > d["per_device"]["capacity_bytes"] == 80e9
+    assert d["fits"] is False and d["min_devices"] == 2
+
+
+def test_fit_table_says_it_does_not_fit():
+    p = run("fit", "llama-3-70b", "--gpu", "h100", "--weights", "bf16")
+    assert p.returncode == 0
+    assert "does not fit" in p.stdout and "Fewest devices that fit: 2" in p.stdout and "GiB" in p.stdout
+
+
+def test_fit_int8_8x8k_tp2_fits():
+    d = json.loads(run("fit", "llama-3-70b", "--gpu", "h100", "--weights", "int8", "--batch", "8",
+                       "--context", "8k", "--tp", "2", "--json").stdout)
+    assert d["fits"] is True and d["workload"]["context_tokens"] == 8192
+
+
+def test_models_lists_presets():
+    d = json.loads(run("models", "--json").stdout)
+    assert len(d["models"]) >= 30
+    assert any(m["name"] == "DeepSeek-V3" and m["params_total"] == 671_026_404_352 for m in d["models"])
+
+
+def test_model_breakdown():
+    d = json.loads(run("model", "mixtral-8x7b-v0.1", "--json").stdout)
+    assert sum(d["params"]["by_term"].values()) == d["params"]["total"]
+    assert "moe.experts" in d["params"]["by_term"]
+
+
+def test_hardware_list_and_detail():
+    assert main(["hardware"]) == 0
+    d = json.loads(run("hardware", "mi300x", "--json").stdout)
+    assert d["hardware"]["memory_bytes"] == 192e9 and d["hardware"]["sources"]
+
+
+def test_config_path_and_folder(tmp_path):
+    cfg = {"model_type": "llama", "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 128,
+           "num_hidden_layers": 2, "num_attention_heads": 4}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    for ref in (str(tmp_path), str(tmp_path / "config.json")):
+        d = json.loads(run("model", ref, "--json").stdout)
+        assert d["params"]["total"] == 2 * 1000 * 64 + 2 * (4 * 64 * 64 + 3 * 64 * 128 + 2 * 64) + 64
+
+
+def _bad(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp_path / "empty.json").write_text("")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "broken.json").write_text("{\"model_type\": ")
+    (tmp_path / "missing.json").write_text(json.dumps({"model_type": "llama", "vocab_size": 10}))
+    (tmp_path / "typed.json").write_text(json.dumps({"model_type": "llama", "vocab_size": 10, "hidden_size": "64"}))
+    (tmp_path / "neg.json").write_text(json.dumps({"model_type": "llama", "vocab_size": 10, "hidden_size": -64}))
+    (tmp_path / "arch.json").write_text(json.dumps({"model_type": "mamba", "vocab_size": 10}))
+    (tmp_path / "nofolder").mkdir()
+    st = tmp_path / "absurd.safetensors"
+    st.write_bytes(struct.pack("<Q", 2**60) + b"{}")
+    return {
+        "unknown preset": (["fit", "llama-3-71b"], "did you mean"),
+        "unknown gpu": (["fit", "gpt2", "--gpu", "h1000"], "unknown GPU 'h1000'"),
+        "empty json": (["model", str(tmp_path / "empty.json")], "file is empty"),
+        "non-object json": (["model", str(tmp_path / "list.json")], "expected a JSON object"),
+        "malformed json": (["model", str(tmp_path / "broken.json")], "invalid JSON"),
+        "missing field": (["model", str(tmp_path / "missing.json")], "'hidden_size' is missing"),
+        "wrongly typed field": (["model", str(tmp_path / "typed.json")], "'hidden_size' must be an integer"),
+        "negative size": (["model", str(tmp_path / "neg.json")], "'hidden_size' must be >= 1"),
+        "unsupported type": (["model", str(tmp_path / "arch.json")], "unsupported model_type 'mamba'; supported: llama"),
+        "folder without config": (["model", str(tmp_path / "nofolder")], "has no config.json"),
+        "batch zero": (["fit", "gpt2", "--batch", "0"], "batch: must be at least 1"),
+        "batch negative": (["fit", "gpt2", "--batch", "-3"], "batch: must be at least 1"),
+        "tp not dividing heads": (["fit", "llama-3-70b", "--tp", "3"], "tp=3 does not divide the 64 attention heads"),
+        "unknown format": (["fit", "gpt2", "--weights", "int5"], "unknown number format"),
+        "unknown kv format": (["fit", "gpt2", "--kv-dtype", "fp7"], "unknown number format"),
+        "absurd safetensors header": (["model", str(st)], "header length field says"),
+        "bad context": (["fit", "gpt2", "--context", "lots"], "--context: expected a whole number"),
+        "hub offline": (["fit", "someone/not-a-preset-xyz"], "hub"),
+        "bad hardware toml": (["fit", "gpt2", "--gpu", str(tmp_path / "list.json")[:-5] + ".toml"], "no such hardware file"),
+    }
+
+
+CASES = ["unknown preset", "unknown gpu", "empty json", "non-object json", "malformed json", "missing field",
+         "wrongly typed field", "negative size", "unsupported type", "folder without config", "batch zero",
+         "batch negative", "tp not dividing heads", "unknown format", "unknown kv format",
+         "absurd safetensors header", "bad context", "hub offline", "bad hardware toml"]
+
+
+def test_cases_cover_every_bad_input(tmp_path):
+    assert sorted(_bad(tmp_path)) == sorted(CASES)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_exit_2(tmp_path, case):
+    args, needle = _bad(tmp_path)[case]
+    p = run(*args)
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert needle in lines[0], lines[0]
+    assert p.stdout == ""
