@@ -83,3 +83,18 @@ def test_no_pickles(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not read")
     with pytest.raises(CheckpointError, match="never pickled"):
         inspect_checkpoint(tmp_path)
+
+
+def test_fit_on_checkpoint_folder_uses_stored_bytes(tmp_path):
+    import json as _json
+    import subprocess
+    import sys
+
+    _, state = _save_tiny(tmp_path, "qwen3")
+    stored = sum(t.numel() * t.element_size() for t in state.values())
+    p = subprocess.run([sys.executable, "-m", "ridgeline", "fit", str(tmp_path), "--gpu", "l4", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    d = _json.loads(p.stdout)
+    assert d["memory"]["weights_bytes"] == stored
+    weights = sum(v for k, v in d["per_device"]["terms"].items() if k.startswith("weights."))
+    assert weights == pytest.approx(stored, rel=1e-12)

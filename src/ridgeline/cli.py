@@ -50,7 +50,11 @@ def fit(
     kv_fragmentation: Annotated[Optional[float], typer.Option(help="KV fragmentation fraction (default 0.04).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Does MODEL fit on GPU? The per-device memory ledger, the fewest devices, the KV room."""
+    """Does MODEL fit on GPU? The per-device memory ledger, the fewest devices, the KV room.
+
+    On a checkpoint folder with safetensors files (and no --weights), the weight bytes are the
+    exact sum over the stored tensors, read from the headers.
+    """
     from ridgeline.analyses.fit import fit as run_fit  # noqa: PLC0415
     from ridgeline.analyses.memory import Overheads  # noqa: PLC0415
     from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD  # noqa: PLC0415
@@ -78,8 +82,15 @@ def fit(
         if not 0 <= kv_fragmentation < 1:
             raise InputError(f"--kv-fragmentation: must be in [0, 1), got {kv_fragmentation}")
         ov = Overheads(ov.runtime, KV_FRAGMENTATION.with_value(kv_fragmentation))
+    stored = None
+    mpath = Path(model).expanduser()
+    if weights is None and mpath.is_dir() and (any(mpath.glob("*.safetensors"))
+                                               or (mpath / "model.safetensors.index.json").is_file()):
+        from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
+
+        stored = inspect_checkpoint(mpath).total_bytes
     result = run_fit(spec, hw, InferenceWorkload(batch, ctx, prefill_chunk), prec, ParallelPlan(tp, pp),
-                     KVLayout(kv_convention, mla_cache), ov)
+                     KVLayout(kv_convention, mla_cache), ov, stored)
     if as_json:
         _emit(result.to_dict())
     else:

@@ -88,14 +88,14 @@ class FitResult:
         }
 
 
-def _fits(spec, wl, prec, plan, layout, overheads, capacity) -> bool:
+def _fits(spec, wl, prec, plan, layout, overheads, capacity, stored=None) -> bool:
     if plan.problem(spec):
         return False
-    return inference_ledger(spec, wl, prec, plan, layout, overheads).per_device_total_bytes <= capacity
+    return inference_ledger(spec, wl, prec, plan, layout, overheads, stored).per_device_total_bytes <= capacity
 
 
 def min_devices(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, layout: KVLayout,
-                overheads: Overheads, capacity: float) -> tuple[int, ParallelPlan] | None:
+                overheads: Overheads, capacity: float, stored: float | None = None) -> tuple[int, ParallelPlan] | None:
     """Fewest devices that fit: tp grows first (up to one node), then pipeline stages.
 
     Per-device memory only falls as devices are added, so a doubling search brackets the
@@ -107,7 +107,7 @@ def min_devices(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, layout:
 
     def ok(n: int) -> ParallelPlan | None:
         for p in plans(n):
-            if p.pp <= spec.num_layers and _fits(spec, wl, prec, p, layout, overheads, capacity):
+            if p.pp <= spec.num_layers and _fits(spec, wl, prec, p, layout, overheads, capacity, stored):
                 return p
         return None
 
@@ -125,13 +125,15 @@ def min_devices(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, layout:
 
 def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = InferenceWorkload(),
         prec: Precision | None = None, plan: ParallelPlan = ParallelPlan(), layout: KVLayout = KVLayout(),
-        overheads: Overheads = Overheads()) -> FitResult:
+        overheads: Overheads = Overheads(), stored_weights_bytes: float | None = None) -> FitResult:
+    """Fit ``spec`` on ``hardware``. ``stored_weights_bytes`` (a checkpoint's exact tensor bytes)
+    replaces the format-derived weight bytes when given."""
     prec = prec or Precision.build(spec)
     plan.check(spec)
-    led = inference_ledger(spec, wl, prec, plan, layout, overheads)
+    led = inference_ledger(spec, wl, prec, plan, layout, overheads, stored_weights_bytes)
     cap = hardware.memory_bytes
     total = led.per_device_total_bytes
-    md = min_devices(spec, wl, prec, layout, overheads, cap)
+    md = min_devices(spec, wl, prec, layout, overheads, cap, stored_weights_bytes)
     per_tok = kv_elements_per_token_layer(spec, layout) * spec.num_layers * prec.kv.bytes_per_element
     kv_seq = led.kv_cache_bytes / wl.batch
     seqs = min(
@@ -139,6 +141,9 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
         for fixed, kv in zip(led.stage_fixed_bytes, led.stage_kv_seq_bytes)
     )
     notes = list(spec.notes)
+    if stored_weights_bytes is not None:
+        notes.append(f"weights: {stored_weights_bytes:,.0f} bytes read from the checkpoint's safetensors headers "
+                     "(exact); the per-device split follows the config's tensor layout")
     if spec.max_position_embeddings and wl.context_tokens > spec.max_position_embeddings:
         notes.append(f"context {wl.context_tokens} exceeds the model's max_position_embeddings "
                      f"({spec.max_position_embeddings})")

@@ -157,10 +157,21 @@ def kv_bytes_by_stage(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, p
 
 
 def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan,
-                     layout: KVLayout = KVLayout(), overheads: Overheads = Overheads()) -> MemoryLedger:
-    """The memory ledger of serving ``wl`` with ``plan`` (see module docstring)."""
+                     layout: KVLayout = KVLayout(), overheads: Overheads = Overheads(),
+                     stored_weights_bytes: float | None = None) -> MemoryLedger:
+    """The memory ledger of serving ``wl`` with ``plan`` (see module docstring).
+
+    ``stored_weights_bytes``: the exact bytes of a checkpoint's tensors (from its safetensors
+    headers). When given, the weights total is that figure and each per-device weight term is
+    scaled by stored / config-derived bytes, keeping the config's tensor layout for the split.
+    """
     plan.check(spec)
     w_stages = weight_bytes_by_stage(spec, prec, plan)
+    weights_total = sum(prec.format_for(g.role).nbytes(g.count) for g in param_groups(spec))
+    if stored_weights_bytes is not None:
+        scale = stored_weights_bytes / weights_total
+        w_stages = [{k: v * scale for k, v in st.items()} for st in w_stages]
+        weights_total = stored_weights_bytes
     kv_stages = kv_bytes_by_stage(spec, wl, prec, plan, layout)
     kv_seq_stages = kv_bytes_by_stage(spec, wl, prec, plan, layout, batch=1)
     act = activation_bytes(spec, wl, prec, plan.tp)
@@ -175,7 +186,6 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
         if best is None or sum(terms.values()) > sum(best.values()):
             best = terms
     assert best is not None
-    weights_total = sum(prec.format_for(g.role).nbytes(g.count) for g in param_groups(spec))
     kv_total = sum(kv_bytes_by_stage(spec, wl, prec, ParallelPlan(1, 1), layout))
     act_total = sum(act.values()) * plan.devices
     overhead_total = overheads.runtime.value * plan.devices + kv_total * frag
