@@ -80,6 +80,15 @@ def _bad(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     (tmp_path / "neg.json").write_text(json.dumps({"model_type": "llama", "vocab_size": 10, "hidden_size": -64}))
     (tmp_path / "arch.json").write_text(json.dumps({"model_type": "mamba", "vocab_size": 10}))
     (tmp_path / "nofolder").mkdir()
+    inf = tmp_path / "inf.toml"
+    inf.write_text('id = "x"\nname = "x"\nvendor = "x"\nkind = "gpu"\nlaunch_year = 2026\n'
+                   'memory_bytes = inf\nmem_bw_bytes_per_s = 1e12\n[peak_flops_per_s]\nbf16 = 1e14\n')
+    base = {"model_type": "mixtral", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 96,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "num_local_experts": 8}
+    topk = tmp_path / "topk.json"
+    topk.write_text(json.dumps(base | {"num_experts_per_tok": 9}))
+    layers = tmp_path / "layers.json"
+    layers.write_text(json.dumps(base | {"num_hidden_layers": 10**10}))
     st = tmp_path / "absurd.safetensors"
     st.write_bytes(struct.pack("<Q", 2**60) + b"{}")
     return {
@@ -102,13 +111,24 @@ def _bad(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad context": (["fit", "gpt2", "--context", "lots"], "--context: expected a whole number"),
         "hub offline": (["fit", "someone/not-a-preset-xyz"], "hub"),
         "bad hardware toml": (["fit", "gpt2", "--gpu", str(tmp_path / "list.json")[:-5] + ".toml"], "no such hardware file"),
+        "non-integer tp": (["fit", "gpt2", "--tp", "abc"], "Invalid value for '--tp'"),
+        "unknown option": (["fit", "gpt2", "--bogus"], "No such option"),
+        "unknown command": (["frobnicate"], "No such command"),
+        "missing model": (["fit"], "Missing argument"),
+        "infinite memory in toml": (["fit", "gpt2", "--gpu", str(inf)], "must be a positive finite number"),
+        "top-k above experts": (["model", str(topk)], "exceeds the number of experts"),
+        "absurd layer count": (["model", str(layers)], "beyond any real model"),
+        "unquantized not float": (["fit", "gpt2", "--weights", "int4", "--unquantized", "int4"], "--unquantized"),
+        "empty weights": (["fit", "gpt2", "--weights", ""], "--weights: empty value"),
     }
 
 
 CASES = ["unknown preset", "unknown gpu", "empty json", "non-object json", "malformed json", "missing field",
          "wrongly typed field", "negative size", "unsupported type", "folder without config", "batch zero",
          "batch negative", "tp not dividing heads", "unknown format", "unknown kv format",
-         "absurd safetensors header", "bad context", "hub offline", "bad hardware toml"]
+         "absurd safetensors header", "bad context", "hub offline", "bad hardware toml", "non-integer tp",
+         "unknown option", "unknown command", "missing model", "infinite memory in toml", "top-k above experts",
+         "absurd layer count", "unquantized not float", "empty weights"]
 
 
 def test_cases_cover_every_bad_input(tmp_path):
@@ -125,3 +145,23 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
     assert len(lines) == 1, p.stderr
     assert needle in lines[0], lines[0]
     assert p.stdout == ""
+
+
+def test_quantization_config_sets_default_weights():
+    # gpt-oss-120b ships MXFP4 experts with attention, router, embeddings and lm_head in bf16
+    # (config.json quantization_config.modules_to_not_convert): ~65.2 GB, one 80 GB GPU.
+    d = json.loads(run("fit", "gpt-oss-120b", "--gpu", "h100", "--json").stdout)
+    assert d["precision"]["weights"] == "mxfp4" and "linear" in d["precision"]["kept_unquantized"]
+    assert d["fits"] is True and d["min_devices"] == 1
+    assert any("quantization_config" in n for n in d["notes"])
+
+
+def test_no_args_prints_help_and_exits_0():
+    p = run()
+    assert p.returncode == 0 and "Usage" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_non_gpu_device_gets_no_cuda_overhead():
+    d = json.loads(run("fit", "llama-3.2-3b", "--gpu", "tpu-v5e", "--json").stdout)
+    assert d["per_device"]["terms"]["overhead.runtime"] == 0
+    assert any("no sourced runtime overhead" in n for n in d["notes"])

@@ -21,7 +21,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 def _console():
     from rich.console import Console  # noqa: PLC0415
 
-    return Console()
+    # piped output keeps whole cells (ids, exact counts) instead of folding to 80 columns
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _emit(obj: dict) -> None:
@@ -55,6 +56,7 @@ def fit(
     On a checkpoint folder with safetensors files (and no --weights), the weight bytes are the
     exact sum over the stored tensors, read from the headers.
     """
+    from ridgeline.analyses.fit import default_overheads  # noqa: PLC0415
     from ridgeline.analyses.fit import fit as run_fit  # noqa: PLC0415
     from ridgeline.analyses.memory import Overheads  # noqa: PLC0415
     from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD  # noqa: PLC0415
@@ -69,19 +71,25 @@ def fit(
     hw = get_accelerator(gpu)
     ctx = parse_tokens(context, "--context") if context else min(4096, spec.max_position_embeddings or 4096)
     keep_roles = None
+    for opt, val in (("--weights", weights), ("--kv-dtype", kv_dtype), ("--keep", keep), ("--unquantized", unquantized)):
+        if val is not None and not val.strip():
+            raise InputError(f"{opt}: empty value; give a value or leave the option out")
     if keep is not None:
-        keep_roles = frozenset() if keep.strip().lower() == "none" else frozenset(k.strip() for k in keep.split(",") if k.strip())
+        keep_roles = frozenset() if keep.strip().lower() == "none" else frozenset(
+            k.strip().lower() for k in keep.split(",") if k.strip())
         bad = sorted(keep_roles - set(ROLES))
         if bad:
             raise InputError(f"--keep: unknown role {bad[0]!r}; use some of {', '.join(ROLES)} or 'none'")
     prec = Precision.build(spec, weights, kv_dtype, None, unquantized, keep_roles)
-    ov = Overheads()
+    ov = default_overheads(hw)
     if runtime_overhead is not None:
         ov = Overheads(RUNTIME_OVERHEAD.with_value(parse_bytes(runtime_overhead, "--runtime-overhead")), ov.kv_fragmentation)
     if kv_fragmentation is not None:
         if not 0 <= kv_fragmentation < 1:
             raise InputError(f"--kv-fragmentation: must be in [0, 1), got {kv_fragmentation}")
         ov = Overheads(ov.runtime, KV_FRAGMENTATION.with_value(kv_fragmentation))
+    if runtime_overhead is None and kv_fragmentation is None:
+        ov = None  # let fit() pick the device's default and say so
     stored = None
     mpath = Path(model).expanduser()
     if weights is None and mpath.is_dir() and (any(mpath.glob("*.safetensors"))
@@ -201,12 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         sys.stderr.write("aborted\n")
         return 1
-    except Exception as e:  # click usage errors
-        import click  # noqa: PLC0415
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
+    except Exception as e:  # usage errors from typer's bundled click (or click itself)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            if type(e).__name__ == "NoArgsIsHelpError":
+                return 0
+            sys.stderr.write(f"error: {' '.join(e.format_message().split())} (see `ridgeline --help`)\n")
+            return 2
         raise
     return 0
 

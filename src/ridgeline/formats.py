@@ -61,6 +61,8 @@ _FIXED: dict[str, NumberFormat] = {
     "bf16": NumberFormat("bf16", 16, True, "bfloat16"),
     "fp16": NumberFormat("fp16", 16, True, "IEEE binary16"),
     "fp8": NumberFormat("fp8", 8, True, "FP8 (E4M3/E5M2), per-tensor scale (negligible)"),
+    "fp8-b128": NumberFormat("fp8-b128", 8 + 32 / (128 * 128), False,
+                             "FP8 E4M3 with an fp32 scale per 128x128 block (DeepSeek-V3 checkpoints) = 8.002 bits"),
     "int8": NumberFormat("int8", 8, False, "8-bit integer, per-channel scale (negligible)"),
     "nf4": NumberFormat("nf4", 4 + 8 / 64 + 32 / (64 * 256), False,
                         "NF4, block 64, double-quantized absmax (QLoRA) = 4.127 bits"),

@@ -35,10 +35,14 @@ def fit_table(r, console: Console) -> None:
     else:
         p = r.min_devices_plan
         console.print(f"Fewest devices that fit: [bold]{r.min_devices}[/bold] (tp={p.tp}, pp={p.pp}).")
+    kv = f"KV {fmt_bytes(r.kv_bytes_per_token)} per token"
+    if r.kv_bytes_per_token_full_layers != r.kv_bytes_per_token:
+        kv += (f" inside the sliding window, {fmt_bytes(r.kv_bytes_per_token_full_layers)} per token beyond it "
+               "(full-attention layers only)")
     console.print(f"params {fmt_count(r.params.total)} total, {fmt_count(r.params.active)} active per token; "
-                  f"KV {fmt_bytes(r.kv_bytes_per_token)} per token, {fmt_bytes(r.kv_bytes_per_sequence)} per "
-                  f"sequence of {r.workload.context_tokens:,} tokens.")
-    console.print(f"KV room beside the weights: {r.max_concurrent_sequences:,} sequences of "
+                  f"{kv}; {fmt_bytes(r.kv_bytes_per_sequence)} per sequence of {r.workload.context_tokens:,} tokens.")
+    n = r.max_concurrent_sequences
+    console.print(f"KV room beside the weights: {n:,} sequence{'' if n == 1 else 's'} of "
                   f"{r.workload.context_tokens:,} tokens ({r.max_kv_tokens:,} tokens).")
     console.print("factors: " + "; ".join(f"{f.name}={f.value:g} {f.unit}" for f in led.factors), style="dim")
     for n in r.notes:

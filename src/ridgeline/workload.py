@@ -85,6 +85,8 @@ class Precision:
     activations: NumberFormat
     keep: frozenset[str] = field(default=DEFAULT_KEEP)
     """Tensor roles stored in ``unquantized`` rather than ``weights``."""
+    origin: str = ""
+    """Why the weight format is what it is (user option, the config's quantization_config, its dtype)."""
 
     @staticmethod
     def build(spec: ModelSpec, weights: str | None = None, kv: str | None = None, activations: str | None = None,
@@ -94,9 +96,23 @@ class Precision:
         native = format_from_torch_dtype(spec.dtype)
         if native is None or not native.is_float or native.name == "fp8":
             native = get_format("bf16")
-        w = get_format(weights, "--weights") if weights else native
+        origin = "--weights"
+        if weights:
+            w = get_format(weights, "--weights")
+        elif spec.quant_method:
+            w = get_format(spec.quant_method, "quantization_config")
+            origin = f"the config's quantization_config ({spec.quant_method})"
+            if keep is None and w.name == "mxfp4":
+                # gpt-oss: only the MoE experts are MXFP4 (modules_to_not_convert: attention, router,
+                # embeddings, lm_head)
+                keep = DEFAULT_KEEP | {"linear"}
+        else:
+            w = native
+            origin = f"the config's dtype ({spec.dtype})" if spec.dtype else "default bf16 (config names no dtype)"
         if unquantized:
             u = get_format(unquantized, "--unquantized")
+            if not u.is_float:
+                raise InputError(f"--unquantized: {u.name} is not a float format; use fp32, bf16, fp16 or fp8")
         else:
             u = w if w.name in ("fp32", "bf16", "fp16") else native
         k = get_format(kv, "--kv-dtype") if kv else u
@@ -104,7 +120,7 @@ class Precision:
         if not act.is_float:
             raise InputError(f"--act-dtype: {act.name} is not a compute format; use fp32, bf16, fp16 or fp8")
         return Precision(weights=w, unquantized=u, kv=k, activations=act,
-                         keep=DEFAULT_KEEP if keep is None else frozenset(keep))
+                         keep=DEFAULT_KEEP if keep is None else frozenset(keep), origin=origin)
 
     def format_for(self, role: str) -> NumberFormat:
         return self.unquantized if role in self.keep else self.weights

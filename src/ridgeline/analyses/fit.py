@@ -6,10 +6,10 @@ KV bytes per token, and how much KV cache (tokens, sequences) fits beside the we
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from ridgeline.analyses.memory import MemoryLedger, Overheads, inference_ledger
+from ridgeline.analyses.memory import MemoryLedger, Overheads, inference_ledger, kv_bytes_by_stage
+from ridgeline.factors import RUNTIME_OVERHEAD
 from ridgeline.hardware.spec import Accelerator
 from ridgeline.model.kv import KVLayout, kv_elements_per_token_layer
 from ridgeline.model.params import ParamCount, count_params
@@ -39,7 +39,9 @@ class FitResult:
     """Fewest devices (tp x pp, tp within one node) on which the workload fits; None if > MAX_DEVICES."""
     min_devices_plan: ParallelPlan | None
     kv_bytes_per_token: float
-    """KV bytes one token adds across all layers (whole model, not sharded, before windows cap it)."""
+    """KV bytes one token adds across all layers (whole model, not sharded) while no window is full."""
+    kv_bytes_per_token_full_layers: float
+    """KV bytes one more token adds once every sliding window is full (full-attention layers only)."""
     kv_bytes_per_sequence: float
     """KV bytes of one sequence at the workload's context (sliding windows applied)."""
     max_concurrent_sequences: int
@@ -76,6 +78,7 @@ class FitResult:
             "per_device": {"terms": dict(led.per_device_terms), "total_bytes": led.per_device_total_bytes,
                            "capacity_bytes": self.capacity_bytes, "headroom_bytes": self.headroom_bytes},
             "kv_bytes_per_token": self.kv_bytes_per_token,
+            "kv_bytes_per_token_full_layers": self.kv_bytes_per_token_full_layers,
             "kv_bytes_per_sequence": self.kv_bytes_per_sequence,
             "fits": self.fits,
             "min_devices": self.min_devices,
@@ -125,22 +128,29 @@ def min_devices(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, layout:
 
 def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = InferenceWorkload(),
         prec: Precision | None = None, plan: ParallelPlan = ParallelPlan(), layout: KVLayout = KVLayout(),
-        overheads: Overheads = Overheads(), stored_weights_bytes: float | None = None) -> FitResult:
+        overheads: Overheads | None = None, stored_weights_bytes: float | None = None) -> FitResult:
     """Fit ``spec`` on ``hardware``. ``stored_weights_bytes`` (a checkpoint's exact tensor bytes)
     replaces the format-derived weight bytes when given."""
     prec = prec or Precision.build(spec)
     plan.check(spec)
+    notes = list(spec.notes)
+    if overheads is None:
+        overheads = default_overheads(hardware)
+        if hardware.runtime_overhead_bytes is None and hardware.kind != "gpu":
+            notes.append(f"no sourced runtime overhead for a {hardware.kind}: 0 assumed (set --runtime-overhead)")
     led = inference_ledger(spec, wl, prec, plan, layout, overheads, stored_weights_bytes)
     cap = hardware.memory_bytes
     total = led.per_device_total_bytes
     md = min_devices(spec, wl, prec, layout, overheads, cap, stored_weights_bytes)
-    per_tok = kv_elements_per_token_layer(spec, layout) * spec.num_layers * prec.kv.bytes_per_element
-    kv_seq = led.kv_cache_bytes / wl.batch
+    per_tok_layer = kv_elements_per_token_layer(spec, layout) * prec.kv.bytes_per_element
+    per_tok = per_tok_layer * spec.num_layers
+    per_tok_full = per_tok_layer * (spec.num_layers - spec.num_sliding_layers)
+    kv_seq = sum(kv_bytes_by_stage(spec, wl, prec, ParallelPlan(1, 1), layout, batch=1))
     seqs = min(
         (max(int((cap - fixed) // kv), 0) if kv > 0 else 0)
         for fixed, kv in zip(led.stage_fixed_bytes, led.stage_kv_seq_bytes)
     )
-    notes = list(spec.notes)
+    notes.append(f"weights in {prec.weights.name} from {prec.origin}")
     if stored_weights_bytes is not None:
         notes.append(f"weights: {stored_weights_bytes:,.0f} bytes read from the checkpoint's safetensors headers "
                      "(exact); the per-device split follows the config's tensor layout")
@@ -154,10 +164,16 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
         spec=spec, params=count_params(spec), hardware=hardware, workload=wl, plan=plan, precision=prec,
         layout=layout, ledger=led, fits=total <= cap, headroom_bytes=cap - total,
         min_devices=md[0] if md else None, min_devices_plan=md[1] if md else None,
-        kv_bytes_per_token=per_tok, kv_bytes_per_sequence=kv_seq, max_concurrent_sequences=seqs,
+        kv_bytes_per_token=per_tok, kv_bytes_per_token_full_layers=per_tok_full, kv_bytes_per_sequence=kv_seq, max_concurrent_sequences=seqs,
         max_kv_tokens=seqs * wl.context_tokens, notes=tuple(notes),
     )
 
 
-def ceil_div(a: float, b: float) -> int:
-    return int(math.ceil(a / b))
+def default_overheads(hardware: Accelerator) -> Overheads:
+    """The runtime overhead for a device: its data file's figure, the CUDA figure for GPUs, else 0."""
+    if hardware.runtime_overhead_bytes is not None:
+        return Overheads(RUNTIME_OVERHEAD.with_value(hardware.runtime_overhead_bytes,
+                                                     f"{hardware.origin}: runtime_overhead_bytes"))
+    if hardware.kind == "gpu":
+        return Overheads()
+    return Overheads(RUNTIME_OVERHEAD.with_value(0.0, f"no sourced figure for a {hardware.kind}"))

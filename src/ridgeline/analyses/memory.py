@@ -35,17 +35,17 @@ class Overheads:
 
 @dataclass(frozen=True)
 class MemoryLedger:
-    """Bytes on the busiest device, by term, plus whole-deployment totals."""
+    """Bytes on the busiest device, by term, plus totals resident over all devices."""
 
     per_device_terms: dict[str, float]
     """Dotted term -> bytes on the busiest device; sums to per_device_total_bytes."""
     weights_bytes: float
-    """All weights of one model replica, counted once."""
+    """Weight bytes resident on all devices (replicated tensors counted on each; exact model bytes at 1 device)."""
     kv_cache_bytes: float
-    """KV cache of the whole batch, counted once (exact, no fragmentation)."""
+    """KV-cache bytes resident on all devices (exact, no fragmentation; replicated heads counted on each)."""
     activations_bytes: float
     overhead_bytes: float
-    """Runtime overhead on every device plus KV fragmentation, summed over devices."""
+    """Runtime overhead and KV fragmentation, summed over devices."""
     devices: int
     stage_fixed_bytes: tuple[float, ...] = ()
     """Per pipeline stage, bytes on one device other than KV (weights, activations, runtime)."""
@@ -177,20 +177,29 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     act = activation_bytes(spec, wl, prec, plan.tp)
     frag = overheads.kv_fragmentation.value
     best: dict[str, float] | None = None
+    stage_terms = []
     for s in range(plan.pp):
         terms = dict(sorted(w_stages[s].items()))
         terms["kv_cache"] = kv_stages[s]
-        terms.update(act)
+        terms["activations.prefill_chunk"] = act["activations.prefill_chunk"]
+        # logits are computed on the last stage only
+        terms["activations.logits"] = act["activations.logits"] if s == plan.pp - 1 else 0.0
         terms["overhead.runtime"] = overheads.runtime.value
-        terms["overhead.kv_fragmentation"] = kv_stages[s] * frag
+        terms["overhead.kv_fragmentation"] = float(math.ceil(kv_stages[s] * frag))
+        stage_terms.append(terms)
         if best is None or sum(terms.values()) > sum(best.values()):
             best = terms
     assert best is not None
-    kv_total = sum(kv_bytes_by_stage(spec, wl, prec, ParallelPlan(1, 1), layout))
-    act_total = sum(act.values()) * plan.devices
-    overhead_total = overheads.runtime.value * plan.devices + kv_total * frag
-    stage_fixed = tuple(sum(w_stages[s].values()) + sum(act.values()) + overheads.runtime.value
-                        for s in range(plan.pp))
+    # deployment totals: what is resident on all tp x pp devices (replicated tensors counted on each)
+    def resident(pred) -> float:
+        return plan.tp * sum(v for t in stage_terms for k, v in t.items() if pred(k))
+
+    weights_total = resident(lambda k: k.startswith("weights.")) if plan.devices > 1 else weights_total
+    kv_total = resident(lambda k: k == "kv_cache")
+    act_total = resident(lambda k: k.startswith("activations."))
+    overhead_total = resident(lambda k: k.startswith("overhead."))
+    stage_fixed = tuple(sum(v for k, v in t.items() if k not in ("kv_cache", "overhead.kv_fragmentation"))
+                        for t in stage_terms)
     stage_kv_seq = tuple(kv_seq_stages[s] * (1 + frag) for s in range(plan.pp))
     return MemoryLedger(
         per_device_terms=best, weights_bytes=weights_total, kv_cache_bytes=kv_total, activations_bytes=act_total,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from functools import lru_cache
@@ -24,8 +25,8 @@ def _num(d: dict, key: str, where: str, required: bool = True) -> float | None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ConfigError(f"{where}: field {key!r} must be a number in SI units (e.g. 3.35e12), got {v!r}")
-    if v <= 0:
-        raise ConfigError(f"{where}: field {key!r} must be positive, got {v!r}")
+    if not math.isfinite(v) or v <= 0:
+        raise ConfigError(f"{where}: field {key!r} must be a positive finite number, got {v!r}")
     return float(v)
 
 
@@ -54,6 +55,9 @@ def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
     aliases = d.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise ConfigError(f"{where}: field 'aliases' must be a list of strings")
+    for k in ("id", "name", "vendor", "kind"):
+        if not isinstance(d[k], str) or not d[k].strip():
+            raise ConfigError(f"{where}: field {k!r} must be a non-empty string")
     year = d["launch_year"]
     if isinstance(year, bool) or not isinstance(year, int):
         raise ConfigError(f"{where}: field 'launch_year' must be an integer year")
@@ -65,6 +69,7 @@ def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
         price_usd=_num(d, "price_usd", where, False), interconnect=ic,
         sources={str(k): str(v) for k, v in (d.get("sources") or {}).items()},
         verification={str(k): str(v) for k, v in (d.get("verification") or {}).items()},
+        runtime_overhead_bytes=_num(d, "runtime_overhead_bytes", where, False),
         origin=where,
     )
 

@@ -42,6 +42,8 @@ class Accelerator:
     """Field (dotted) -> citation; "*" covers fields not listed."""
     verification: dict[str, str] = field(default_factory=dict)
     """Field (dotted) -> verified_primary | verified_secondary | unverified | derived."""
+    runtime_overhead_bytes: float | None = None
+    """Memory the runtime reserves per device before any tensor, when sourced for this device."""
     origin: str = ""
     """The data file this came from."""
 

@@ -8,6 +8,7 @@ a config without ``hidden_size`` is an error, not a silent default.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ridgeline.errors import ConfigError
@@ -22,6 +23,10 @@ SUPPORTED_MODEL_TYPES: tuple[str, ...] = (
 WRAPPER_TYPES = {"gemma3": "gemma3_text"}
 
 _ABSENT = object()
+#: Upper bounds that no real model comes near; they keep accounting loops bounded.
+_MAX = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_attention_heads": 100_000, "n_head": 100_000,
+        "num_key_value_heads": 100_000, "num_local_experts": 1_000_000, "num_experts": 1_000_000,
+        "n_routed_experts": 1_000_000}
 
 # KV heads when the key is absent (transformers 5.24 config class defaults);
 # a family not listed uses num_attention_heads.
@@ -45,7 +50,8 @@ class _Reader:
     def _fail(self, key: str, problem: str, fix: str) -> ConfigError:
         return ConfigError(f"{self.where}: field {key!r} {problem}; {fix}")
 
-    def int(self, key: str, default: Any = _ABSENT, *, min_value: int = 1, alt: tuple[str, ...] = ()) -> Any:
+    def int(self, key: str, default: Any = _ABSENT, *, min_value: int = 1, alt: tuple[str, ...] = (),
+            max_value: int = 10**9) -> Any:
         for k in (key, *alt):
             if k in self.cfg and self.cfg[k] is not None:
                 v = self.cfg[k]
@@ -54,6 +60,9 @@ class _Reader:
                 v = int(v)
                 if v < min_value:
                     raise self._fail(k, f"must be >= {min_value}, got {v}", f"set it to a whole number >= {min_value}")
+                limit = _MAX.get(k, max_value)
+                if v > limit:
+                    raise self._fail(k, f"is {v}, beyond any real model (limit {limit:,})", "check the value")
                 return v
         if default is _ABSENT:
             raise self._fail(key, "is missing", f"add \"{key}\": <integer> to the config")
@@ -108,12 +117,41 @@ def spec_from_config(cfg: Any, name: str = "", source: str = "") -> ModelSpec:
         if "torch_dtype" not in text and "dtype" not in text:
             text["torch_dtype"] = cfg.get("torch_dtype") or cfg.get("dtype")
         spec = spec_from_config(text, name=name, source=f"{where} (text_config)")
-        return spec
+        notes = spec.notes + ("language model only: the vision tower and projector are not counted",)
+        return replace(spec, notes=notes, quant_method=spec.quant_method or _quant(_Reader(cfg, where)))
+    return _build(cfg, model_type, name, source, where)
+
+
+def _quant(r: _Reader) -> str | None:
+    """The checkpoint's quantization method from ``quantization_config`` (None if absent)."""
+    q = r.cfg.get("quantization_config")
+    if not isinstance(q, dict):
+        return None
+    m = q.get("quant_method")
+    if not isinstance(m, str):
+        return None
+    m = m.lower()
+    if m in ("awq", "gptq"):
+        bits, group = q.get("bits", q.get("w_bit", 4)), q.get("group_size", q.get("q_group_size", 128))
+        if isinstance(bits, int) and isinstance(group, int) and bits in (2, 3, 4, 8) and group > 0:
+            return f"{'int' if bits != 4 else m}{bits if bits != 4 else ''}-g{group}"
+        return None
+    if m == "bitsandbytes":
+        return "nf4" if q.get("load_in_4bit") else ("int8" if q.get("load_in_8bit") else None)
+    if m == "fp8":
+        return "fp8-b128" if q.get("weight_block_size") == [128, 128] else "fp8"
+    if m == "mxfp4":
+        return "mxfp4"
+    return None
+
+
+def _build(cfg: dict, model_type: str, name: str, source: str, where: str) -> ModelSpec:
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ConfigError(f"{where}: unsupported model_type {model_type!r}; supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
     r = _Reader(cfg, where)
     builder = _BUILDERS.get(model_type, _build_llama_like)
-    return builder(r, model_type, name or cfg.get("_name_or_path") or model_type, source)
+    spec = builder(r, model_type, name or cfg.get("_name_or_path") or model_type, source)
+    return replace(spec, quant_method=_quant(r))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -178,6 +216,12 @@ def _layer_types(r: _Reader, mt: str, num_layers: int) -> tuple[tuple[str, ...],
     return types, (window if "sliding" in types else None)
 
 
+def _check_top_k(r: _Reader, experts: int, top_k: int) -> None:
+    if experts and top_k > experts:
+        raise ConfigError(f"{r.where}: field 'num_experts_per_tok' ({top_k}) exceeds the number of experts "
+                          f"({experts}); fix one of them")
+
+
 def _attn_kind(n: int, k: int) -> str:
     return "mha" if k == n else ("mqa" if k == 1 else "gqa")
 
@@ -224,6 +268,7 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     if mt in ("mixtral", "gpt_oss"):
         E = r.int("num_local_experts", 8 if mt == "mixtral" else 128, alt=("num_experts",))
         k = r.int("num_experts_per_tok", 2 if mt == "mixtral" else 4, alt=("experts_per_token",))
+        _check_top_k(r, E, k)
         moe = MoESpec(num_experts=E, top_k=k, expert_intermediate_size=I, router_bias=mt == "gpt_oss",
                       expert_bias=mt == "gpt_oss", moe_layers=tuple(range(L)))
     elif mt in ("qwen2_moe", "qwen3_moe"):
@@ -234,13 +279,12 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
         dense_only = set(r.int_list("mlp_only_layers"))
         layers = tuple(i for i in range(L) if i not in dense_only and E > 0 and (i + 1) % step == 0)
         shared = r.int("shared_expert_intermediate_size", 5632, min_value=0) if mt == "qwen2_moe" else 0
+        _check_top_k(r, E, k)
         moe = MoESpec(num_experts=E, top_k=k, expert_intermediate_size=Ie, shared_intermediate_size=shared,
                       shared_expert_gate=mt == "qwen2_moe", moe_layers=layers)
 
     types, window = _layer_types(r, mt, L)
     norms_per_layer = 4 if mt in ("gemma2", "gemma3_text") else 2
-    if mt == "gemma3_text" and r.present("vision_config"):
-        notes.append("vision tower not counted")
     return ModelSpec(
         name=name, model_type=mt, vocab_size=V, hidden_size=H, num_layers=L, attention=attention, mlp=mlp,
         moe=moe, layer_types=types, sliding_window=window, norm="rmsnorm", norm_bias=False,
@@ -273,6 +317,7 @@ def _build_deepseek(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     k = r.int("num_experts_per_tok", None if mt == "deepseek_v2" else 8)
     if k is None:
         raise ConfigError(f"{r.where}: field 'num_experts_per_tok' is missing; add the number of experts per token")
+    _check_top_k(r, E, k)
     first_dense = r.int("first_k_dense_replace", 0 if mt == "deepseek_v2" else 3, min_value=0)
     Ie = r.int("moe_intermediate_size", 1407 if mt == "deepseek_v2" else 2048)
     ns = r.int("n_shared_experts", 2 if mt == "deepseek_v2" else 1, min_value=0)

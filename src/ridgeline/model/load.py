@@ -132,14 +132,25 @@ def load_config(ref: str) -> tuple[dict[str, Any], str, str]:
 
 def _from_hub(repo_id: str) -> dict[str, Any]:
     """Fetch only config.json from the hub (huggingface_hub, optional), never code or weights."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    if offline or not _hub_reachable():
+        raise HubError(f"model {repo_id!r} is not a preset and the Hugging Face hub is not reachable "
+                       f"({'HF_HUB_OFFLINE is set' if offline else 'offline?'}); pass a local config.json "
+                       "or a preset name (see `ridgeline models`)")
     try:
         from huggingface_hub import hf_hub_download  # noqa: PLC0415 (lazy: optional and slow)
-        from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError  # noqa: PLC0415
+        from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError,  # noqa: PLC0415
+                                            RepositoryNotFoundError)
+        from huggingface_hub.utils import logging as hf_logging  # noqa: PLC0415
     except ImportError:
         raise HubError(f"model {repo_id!r} is not a preset and huggingface_hub is not installed; "
-                       "`pip install huggingface_hub` or pass a local config.json") from None
+                       "`pip install 'ridgeline[hub]'` or pass a local config.json") from None
+    hf_logging.set_verbosity_error()
     try:
         local = hf_hub_download(repo_id, "config.json", etag_timeout=5)
+    except LocalEntryNotFoundError:
+        raise HubError(f"cannot fetch {repo_id}/config.json: the hub is not reachable and it is not cached; "
+                       "pass a local config.json or a preset name") from None
     except (RepositoryNotFoundError, EntryNotFoundError):
         raise HubError(f"hub repo {repo_id!r} has no config.json or does not exist (gated repos need a token); "
                        "pass a local config.json instead") from None
@@ -147,6 +158,19 @@ def _from_hub(repo_id: str) -> dict[str, Any]:
         raise HubError(f"cannot fetch {repo_id}/config.json from the hub ({type(e).__name__}); offline? "
                        "pass a local config.json or a preset name") from None
     return read_config_file(Path(local))
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One TCP connection attempt to the hub: a fast 'no' instead of minutes of retries offline."""
+    import socket  # noqa: PLC0415
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = endpoint.partition(":")
+    try:
+        with socket.create_connection((host, int(port or 443)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def load_model(ref: str) -> ModelSpec:

@@ -51,9 +51,10 @@ def param_groups(spec: ModelSpec) -> list[ParamGroup]:
         add(ParamGroup("embed.project_in", E_dim * H, "linear", None, False))
 
     norm_size = H * (2 if spec.norm_bias else 1)
+    moe_layers = set(spec.moe.moe_layers) if spec.moe is not None else set()
     for i in range(spec.num_layers):
         groups.extend(_attention_groups(spec, i))
-        if spec.moe is not None and i in set(spec.moe.moe_layers):
+        if i in moe_layers:
             groups.extend(_moe_groups(spec, i))
         else:
             groups.extend(_mlp_groups(spec, i, spec.mlp.intermediate_size, "mlp"))

@@ -111,6 +111,9 @@ class ModelSpec:
     """Width of the token embedding when it differs from H (OPT-350m projects in/out)."""
     dtype: str | None = None
     """Checkpoint dtype from config.json (``torch_dtype``), e.g. "bfloat16"."""
+    quant_method: str | None = None
+    """Weight format of the checkpoint named by ``quantization_config`` (e.g. "mxfp4", "fp8",
+    "awq-g128"); None for an unquantized checkpoint."""
     source: str = ""
     """Where the config came from (preset file, path, hub id)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
