@@ -84,3 +84,11 @@ def test_at_least_30_presets_with_unique_aliases():
         for a in p.aliases:
             assert a.lower() not in seen, a
             seen.add(a.lower())
+
+
+def test_modules_to_not_convert_become_kept_roles():
+    # gpt-oss-120b config.json: modules_to_not_convert = self_attn, mlp.router, embed_tokens, lm_head
+    spec = load_model("gpt-oss-120b")
+    assert spec.quant_method == "mxfp4"
+    assert spec.quant_unconverted_roles == ("embedding", "linear", "lm_head", "router")
+    assert load_model("deepseek-v3").quant_method == "fp8-b128"

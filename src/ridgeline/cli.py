@@ -81,15 +81,16 @@ def fit(
         if bad:
             raise InputError(f"--keep: unknown role {bad[0]!r}; use some of {', '.join(ROLES)} or 'none'")
     prec = Precision.build(spec, weights, kv_dtype, None, unquantized, keep_roles)
-    ov = default_overheads(hw)
-    if runtime_overhead is not None:
-        ov = Overheads(RUNTIME_OVERHEAD.with_value(parse_bytes(runtime_overhead, "--runtime-overhead")), ov.kv_fragmentation)
-    if kv_fragmentation is not None:
-        if not 0 <= kv_fragmentation < 1:
-            raise InputError(f"--kv-fragmentation: must be in [0, 1), got {kv_fragmentation}")
-        ov = Overheads(ov.runtime, KV_FRAGMENTATION.with_value(kv_fragmentation))
-    if runtime_overhead is None and kv_fragmentation is None:
-        ov = None  # let fit() pick the device's default and say so
+    ov = None  # None: fit() picks the device's default overheads and says so
+    if runtime_overhead is not None or kv_fragmentation is not None:
+        ov = default_overheads(hw)
+        if runtime_overhead is not None:
+            ov = Overheads(RUNTIME_OVERHEAD.with_value(parse_bytes(runtime_overhead, "--runtime-overhead")),
+                           ov.kv_fragmentation)
+        if kv_fragmentation is not None:
+            if not 0 <= kv_fragmentation < 1:
+                raise InputError(f"--kv-fragmentation: must be in [0, 1), got {kv_fragmentation}")
+            ov = Overheads(ov.runtime, KV_FRAGMENTATION.with_value(kv_fragmentation))
     stored = None
     mpath = Path(model).expanduser()
     if weights is None and mpath.is_dir() and (any(mpath.glob("*.safetensors"))

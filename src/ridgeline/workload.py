@@ -102,10 +102,8 @@ class Precision:
         elif spec.quant_method:
             w = get_format(spec.quant_method, "quantization_config")
             origin = f"the config's quantization_config ({spec.quant_method})"
-            if keep is None and w.name == "mxfp4":
-                # gpt-oss: only the MoE experts are MXFP4 (modules_to_not_convert: attention, router,
-                # embeddings, lm_head)
-                keep = DEFAULT_KEEP | {"linear"}
+            if keep is None and spec.quant_unconverted_roles:
+                keep = DEFAULT_KEEP | set(spec.quant_unconverted_roles)
         else:
             w = native
             origin = f"the config's dtype ({spec.dtype})" if spec.dtype else "default bf16 (config names no dtype)"

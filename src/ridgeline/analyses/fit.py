@@ -164,7 +164,8 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
         spec=spec, params=count_params(spec), hardware=hardware, workload=wl, plan=plan, precision=prec,
         layout=layout, ledger=led, fits=total <= cap, headroom_bytes=cap - total,
         min_devices=md[0] if md else None, min_devices_plan=md[1] if md else None,
-        kv_bytes_per_token=per_tok, kv_bytes_per_token_full_layers=per_tok_full, kv_bytes_per_sequence=kv_seq, max_concurrent_sequences=seqs,
+        kv_bytes_per_token=per_tok, kv_bytes_per_token_full_layers=per_tok_full, kv_bytes_per_sequence=kv_seq,
+        max_concurrent_sequences=seqs,
         max_kv_tokens=seqs * wl.context_tokens, notes=tuple(notes),
     )
 

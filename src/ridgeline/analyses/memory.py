@@ -194,7 +194,8 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     def resident(pred) -> float:
         return plan.tp * sum(v for t in stage_terms for k, v in t.items() if pred(k))
 
-    weights_total = resident(lambda k: k.startswith("weights.")) if plan.devices > 1 else weights_total
+    if plan.devices > 1:  # on one device the exact sum over tensor groups (or stored bytes) stands as is
+        weights_total = resident(lambda k: k.startswith("weights."))
     kv_total = resident(lambda k: k == "kv_cache")
     act_total = resident(lambda k: k.startswith("activations."))
     overhead_total = resident(lambda k: k.startswith("overhead."))

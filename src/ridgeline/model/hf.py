@@ -118,15 +118,35 @@ def spec_from_config(cfg: Any, name: str = "", source: str = "") -> ModelSpec:
             text["torch_dtype"] = cfg.get("torch_dtype") or cfg.get("dtype")
         spec = spec_from_config(text, name=name, source=f"{where} (text_config)")
         notes = spec.notes + ("language model only: the vision tower and projector are not counted",)
-        return replace(spec, notes=notes, quant_method=spec.quant_method or _quant(_Reader(cfg, where)))
+        if spec.quant_method:
+            return replace(spec, notes=notes)
+        return replace(spec, notes=notes, **_quant(_Reader(cfg, where)))
     return _build(cfg, model_type, name, source, where)
 
 
-def _quant(r: _Reader) -> str | None:
-    """The checkpoint's quantization method from ``quantization_config`` (None if absent)."""
+#: ``modules_to_not_convert`` name fragments -> the tensor role they leave unquantized. Attention
+#: projections are role "linear" (so is a dense MLP: a checkpoint keeping attention unquantized
+#: but quantizing a dense MLP cannot be told apart at this granularity).
+_UNCONVERTED_ROLES = (("attn", "linear"), ("router", "router"), ("gate", "router"), ("embed", "embedding"),
+                      ("lm_head", "lm_head"), ("norm", "norm"))
+
+
+def _quant(r: _Reader) -> dict[str, Any]:
+    """``quant_method`` and ``quant_unconverted_roles`` from ``quantization_config`` (empty if absent)."""
     q = r.cfg.get("quantization_config")
     if not isinstance(q, dict):
-        return None
+        return {}
+    method = _quant_method(q)
+    if method is None:
+        return {}
+    skip = q.get("modules_to_not_convert")
+    roles = None
+    if isinstance(skip, list) and all(isinstance(x, str) for x in skip):
+        roles = tuple(sorted({role for x in skip for frag, role in _UNCONVERTED_ROLES if frag in x.lower()}))
+    return {"quant_method": method, "quant_unconverted_roles": roles}
+
+
+def _quant_method(q: dict[str, Any]) -> str | None:
     m = q.get("quant_method")
     if not isinstance(m, str):
         return None
@@ -151,7 +171,7 @@ def _build(cfg: dict, model_type: str, name: str, source: str, where: str) -> Mo
     r = _Reader(cfg, where)
     builder = _BUILDERS.get(model_type, _build_llama_like)
     spec = builder(r, model_type, name or cfg.get("_name_or_path") or model_type, source)
-    return replace(spec, quant_method=_quant(r))
+    return replace(spec, **_quant(r))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -114,6 +114,9 @@ class ModelSpec:
     quant_method: str | None = None
     """Weight format of the checkpoint named by ``quantization_config`` (e.g. "mxfp4", "fp8",
     "awq-g128"); None for an unquantized checkpoint."""
+    quant_unconverted_roles: tuple[str, ...] | None = None
+    """Tensor roles the checkpoint leaves unquantized, read from ``modules_to_not_convert``
+    (None when the config does not say)."""
     source: str = ""
     """Where the config came from (preset file, path, hub id)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
