@@ -5,11 +5,22 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ridgeline.units import fmt_bytes, fmt_count, fmt_flops, fmt_gb, fmt_gib, fmt_rate
+from ridgeline.units import GB, MB, MiB, fmt_bytes, fmt_count, fmt_flops, fmt_gb, fmt_gib, fmt_rate
 
 
 def _gbgib(b: float) -> tuple[str, str]:
-    return fmt_gb(b, 2), fmt_gib(b, 2)
+    """Decimal and binary columns; terms under 0.01 GB show in MB / MiB rather than as a bare 0.00."""
+    if b == 0 or abs(b) >= 0.01 * GB:
+        return fmt_gb(b, 2), fmt_gib(b, 2)
+    return f"{b / MB:,.2f} MB", f"{b / MiB:,.2f} MiB"
+
+
+def _factor(f) -> str:
+    if f.unit.startswith("bytes"):
+        return f"{f.name} = {fmt_gib(f.value, 2)}{f.unit.removeprefix('bytes')}"
+    if f.unit.startswith("fraction"):
+        return f"{f.name} = {100 * f.value:g}%{f.unit.removeprefix('fraction')}"
+    return f"{f.name} = {f.value:g} {f.unit}"
 
 
 def fit_table(r, console: Console) -> None:
@@ -17,7 +28,8 @@ def fit_table(r, console: Console) -> None:
     title = (f"{r.spec.name} on {r.plan.devices} x {r.hardware.name}  (tp={r.plan.tp}, pp={r.plan.pp}; "
              f"batch {r.workload.batch} x {r.workload.context_tokens:,} tokens; weights {r.precision.weights.name}, "
              f"KV {r.precision.kv.name})")
-    t = Table(title=title, title_justify="left")
+    console.print(title, style="bold")
+    t = Table()
     t.add_column("per device", style="bold")
     t.add_column("GB", justify="right")
     t.add_column("GiB", justify="right")
@@ -44,7 +56,7 @@ def fit_table(r, console: Console) -> None:
     n = r.max_concurrent_sequences
     console.print(f"KV room beside the weights: {n:,} sequence{'' if n == 1 else 's'} of "
                   f"{r.workload.context_tokens:,} tokens ({r.max_kv_tokens:,} tokens).")
-    console.print("factors: " + "; ".join(f"{f.name}={f.value:g} {f.unit}" for f in led.factors), style="dim")
+    console.print("factors: " + "; ".join(_factor(f) for f in led.factors), style="dim")
     for n in r.notes:
         console.print(f"note: {n}", style="dim")
 
