@@ -30,6 +30,15 @@ def _num(d: dict, key: str, where: str, required: bool = True) -> float | None:
     return float(v)
 
 
+def _int(d: dict, key: str, where: str) -> int | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ConfigError(f"{where}: field {key!r} must be a whole number >= 1, got {v!r}")
+    return v
+
+
 def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
     """Validate and build an Accelerator from a parsed TOML table."""
     for k in _REQUIRED:
@@ -51,6 +60,10 @@ def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
         scale_up_bw_bytes_per_s_per_direction=_num(ic_raw, "scale_up_bw_bytes_per_s_per_direction", where, False),
         scale_out=ic_raw.get("scale_out"),
         pcie_bw_bytes_per_s_per_direction=_num(ic_raw, "pcie_bw_bytes_per_s_per_direction", where, False),
+        scale_up_domain_devices=_int(ic_raw, "scale_up_domain_devices", where),
+        scale_up_latency_s=_num(ic_raw, "scale_up_latency_s", where, False),
+        scale_out_bw_bytes_per_s_per_direction=_num(ic_raw, "scale_out_bw_bytes_per_s_per_direction", where, False),
+        scale_out_latency_s=_num(ic_raw, "scale_out_latency_s", where, False),
     )
     aliases = d.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
@@ -69,6 +82,7 @@ def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
         price_usd=_num(d, "price_usd", where, False), interconnect=ic,
         sources={str(k): str(v) for k, v in (d.get("sources") or {}).items()},
         verification={str(k): str(v) for k, v in (d.get("verification") or {}).items()},
+        usable_memory_bytes=_num(d, "usable_memory_bytes", where, False),
         runtime_overhead_bytes=_num(d, "runtime_overhead_bytes", where, False),
         origin=where,
     )

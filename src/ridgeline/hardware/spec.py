@@ -15,6 +15,14 @@ class Interconnect:
     scale_up_bw_bytes_per_s_per_direction: float | None = None
     scale_out: str | None = None
     pcie_bw_bytes_per_s_per_direction: float | None = None
+    scale_up_domain_devices: int | None = None
+    """Devices joined by the scale-up link (8 for an HGX board, 72 for GB200 NVL72)."""
+    scale_up_latency_s: float | None = None
+    """One-way latency of a small message over the scale-up link."""
+    scale_out_bw_bytes_per_s_per_direction: float | None = None
+    """Scale-out (NIC) bandwidth per device, one direction."""
+    scale_out_latency_s: float | None = None
+    """One-way latency of a small message over the scale-out network."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,18 @@ class Accelerator:
     """Field (dotted) -> citation; "*" covers fields not listed."""
     verification: dict[str, str] = field(default_factory=dict)
     """Field (dotted) -> verified_primary | verified_secondary | unverified | derived."""
+    usable_memory_bytes: float | None = None
+    """Device memory the framework sees as its total (what allocators carve up), when sourced;
+    None means only the datasheet figure is known."""
     runtime_overhead_bytes: float | None = None
     """Memory the runtime reserves per device before any tensor, when sourced for this device."""
     origin: str = ""
     """The data file this came from."""
+
+    @property
+    def usable_bytes(self) -> float:
+        """The capacity analyses use: the usable total when known, else the datasheet figure."""
+        return self.usable_memory_bytes if self.usable_memory_bytes is not None else self.memory_bytes
 
     def source_of(self, field_name: str) -> str:
         return self.sources.get(field_name) or self.sources.get("*", "")
