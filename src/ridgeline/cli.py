@@ -6,9 +6,10 @@ Heavy modules (torch, transformers, matplotlib) are never imported here.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -18,18 +19,57 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Exact memory, KV-cache and parameter accounting for transformer LLMs on any accelerator.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from ridgeline import __version__  # noqa: PLC0415
+
+        sys.stdout.write(f"ridgeline {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, metavar="", callback=_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Exact memory, KV-cache and parameter accounting for transformer LLMs on any accelerator."""
+
+
 def _console():
     from rich.console import Console  # noqa: PLC0415
 
-    # piped output keeps whole cells (ids, exact counts) instead of folding to 80 columns
+    # A terminal gets its own width (COLUMNS, else the tty's): the tables drop their least
+    # important columns rather than cut an id or an exact count. Piped output keeps every
+    # column on one line.
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
+def _json_safe(obj: Any) -> Any:
+    """Byte counts that are whole numbers become JSON integers (``80000000000``, not ``8e10``)."""
+    if isinstance(obj, dict):
+        return {k: (int(v) if isinstance(v, float) and str(k).endswith("bytes") and v.is_integer()
+                    else _json_safe(v)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(obj), indent=2) + "\n")
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (SI base units) instead of tables.")]
+def _stat_kind(path: Path) -> str | None:
+    """"file", "dir", "other" (FIFO, device, socket) or None (absent, or a name the OS refuses)."""
+    import stat  # noqa: PLC0415
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object (SI base units) instead of tables; errors too.")]
 
 
 @app.command()
@@ -138,8 +178,11 @@ def model(
     from ridgeline.model.params import count_params  # noqa: PLC0415
 
     path = Path(name).expanduser()
-    ck = None
-    if path.is_file() and path.suffix == ".safetensors":
+    kind = _stat_kind(path)
+    if kind == "other":
+        raise InputError(f"model: {name[:120]!r} is not a regular file or folder (a pipe, socket or device); "
+                         "pass a config.json, a checkpoint folder or a preset name", field="model")
+    if kind == "file" and path.suffix == ".safetensors":
         ck = inspect_checkpoint(path)
         if as_json:
             _emit({"schema_version": 1, "checkpoint": _ck_dict(ck)})
@@ -148,11 +191,12 @@ def model(
 
             checkpoint_table(ck, _console())
         return
-    if path.is_dir() and (any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").exists()):
+    ck = None
+    if kind == "dir" and (any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").exists()):
         ck = inspect_checkpoint(path)
     spec = load_model(name)
     pc = count_params(spec)
-    preset = None if path.exists() else find_preset(name)
+    preset = None if kind else find_preset(name)
     if as_json:
         out = {"schema_version": 1, "model": spec.to_dict(), "params": pc.to_dict()}
         if preset is not None:
@@ -169,7 +213,7 @@ def model(
 
 def _ck_dict(ck) -> dict:
     return {"path": ck.path, "files": list(ck.files), "tensors": len(ck.tensors), "elements": ck.num_elements,
-            "bytes": ck.total_bytes, "by_dtype": ck.by_dtype()}
+            "bytes": ck.total_bytes, "by_dtype": ck.by_dtype(), "bytes_by_role": ck.bytes_by_role()}
 
 
 @app.command()
@@ -198,13 +242,54 @@ def hardware(
         hardware_detail(a, _console())
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one line on stderr and exit status 2."""
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
+def _fail(message: str, as_json: bool, kind: str = "InputError", field: str | None = None) -> int:
+    """Report a user error: one line on stderr, or (with --json) one JSON object on stdout. Status 2."""
+    message = " ".join(message.split())
+    if as_json:
+        obj: dict[str, Any] = {"error": message, "type": kind}
+        if field:
+            obj["field"] = field
+        sys.stdout.write(json.dumps(obj) + "\n")
+    else:
+        sys.stderr.write(f"error: {message}\n")
+    return 2
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``ridgeline models | head -1``): point stdout at /dev/null so the
+    interpreter's final flush cannot raise again."""
     try:
-        app(args=argv, prog_name="ridgeline", standalone_mode=False)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr (or a JSON object on stdout with
+    ``--json``) and exit status 2; a closed output pipe ends quietly."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = _wants_json(args)
+    try:
+        try:
+            app(args=args, prog_name="ridgeline", standalone_mode=False)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
     except InputError as e:
-        sys.stderr.write(f"error: {e}\n")
-        return 2
+        return _fail(str(e), as_json, type(e).__name__, e.field_name)
+    except RecursionError:
+        return _fail("input is nested too deeply to be a real config, header or hardware file; check the file",
+                     as_json, "InputError")
+    except OSError as e:  # a path the OS refuses (name too long, symlink loop, permissions)
+        what = f" ({str(e.filename)[:120]})" if e.filename else ""
+        return _fail(f"cannot read{what}: {e.strerror or type(e).__name__}; check the path", as_json, "InputError")
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
@@ -214,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
             if type(e).__name__ == "NoArgsIsHelpError":
                 return 0
-            sys.stderr.write(f"error: {' '.join(e.format_message().split())} (see `ridgeline --help`)\n")
-            return 2
+            return _fail(f"{e.format_message()} (see `ridgeline --help`)", as_json, "UsageError")
         raise
     return 0
 

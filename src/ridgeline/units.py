@@ -14,9 +14,10 @@ Convention: inside ridgeline every quantity is a float or int in SI base units
 
 from __future__ import annotations
 
+import math
 import re
 
-from ridgeline.errors import InputError
+from ridgeline.errors import InputError, echo
 
 KB = 10**3
 MB = 10**6
@@ -33,40 +34,64 @@ _SUFFIX = {
     "kib": KiB, "mib": MiB, "gib": GiB, "tib": TiB,
     "k": KB, "m": MB, "g": GB, "t": TB,
 }
-_BYTES_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+_BYTES_RE = re.compile(r"^\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+_TOKENS_RE = re.compile(r"^\s*([+-]?[0-9]+)\s*([km]?)\s*$")
+
+#: The largest size ridgeline reads: 1 EB (10**18 bytes), a thousand times the memory of any
+#: system it models. Anything above is a typo (``1e30TB``), not a machine.
+MAX_BYTES = 10**18
+#: The largest token count ridgeline reads: 2**40 tokens, far beyond any context or batch.
+MAX_TOKENS = 2**40
 
 
 def parse_bytes(text: str | int | float, field: str = "size") -> int:
-    """Parse ``"80GB"``, ``"80 GiB"``, ``"1.5e9"`` or a number into bytes (int)."""
+    """Parse ``"80GB"``, ``"80 GiB"``, ``"1.5e9"`` or a number into bytes (int).
+
+    Rejected with one line naming ``field``: negative, non-finite (``1e400``) and absurd
+    (above :data:`MAX_BYTES`, e.g. ``1e30TB``) sizes, and text that is not a size.
+
+    >>> parse_bytes("1.5GiB")
+    1610612736
+    """
     if isinstance(text, bool):
         raise InputError(f"{field}: expected a size such as 80GB or 80GiB, got {text!r}")
     if isinstance(text, (int, float)):
         value, unit = float(text), ""
     else:
-        m = _BYTES_RE.match(str(text))
-        if not m or m.group(2).lower() not in _SUFFIX:
-            raise InputError(f"{field}: cannot read {text!r} as a size; write e.g. 80GB (10^9 bytes) or 80GiB (2^30 bytes)")
+        m = _BYTES_RE.match(str(text)[:1000])
+        if len(str(text)) > 1000 or not m or m.group(2).lower() not in _SUFFIX:
+            raise InputError(f"{field}: cannot read {echo(text)} as a size; write e.g. 80GB (10^9 bytes) "
+                             "or 80GiB (2^30 bytes)")
         value, unit = float(m.group(1)), m.group(2).lower()
+    if math.isnan(value):
+        raise InputError(f"{field}: size must be a number, got {echo(text)}")
     if value < 0:
-        raise InputError(f"{field}: size must not be negative, got {text!r}")
-    return int(round(value * _SUFFIX[unit]))
+        raise InputError(f"{field}: size must not be negative, got {echo(text)}; give a size such as 1GiB")
+    total = value * _SUFFIX[unit]
+    if not math.isfinite(total) or total > MAX_BYTES:
+        raise InputError(f"{field}: {echo(text)} is beyond any real device (limit 1 EB = 10^18 bytes); "
+                         "check the number and its unit")
+    return int(round(total))
 
 
 def parse_tokens(text: str | int, field: str) -> int:
-    """Parse a token count: ``8192``, ``8k`` (8 * 1024), ``128k``, ``1M`` (2**20)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    s = str(text).strip().lower()
-    mult = 1
-    if s.endswith("k"):
-        mult, s = 1024, s[:-1]
-    elif s.endswith("m"):
-        mult, s = 1024 * 1024, s[:-1]
-    try:
-        value = int(s)
-    except ValueError:
-        raise InputError(f"{field}: expected a whole number of tokens such as 8192 or 8k, got {text!r}") from None
-    return value * mult
+    """Parse a token count: ``8192``, ``8k`` (8 * 1024), ``128k``, ``1M`` (2**20).
+
+    >>> parse_tokens("128k", "--context")
+    131072
+    """
+    if isinstance(text, bool):
+        raise InputError(f"{field}: expected a whole number of tokens such as 8192 or 8k, got {text!r}")
+    if isinstance(text, int):
+        value = text
+    else:
+        m = _TOKENS_RE.match(str(text).lower()) if len(str(text)) <= 100 else None
+        if not m:
+            raise InputError(f"{field}: expected a whole number of tokens such as 8192 or 8k, got {echo(text)}")
+        value = int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2)]
+    if abs(value) > MAX_TOKENS:
+        raise InputError(f"{field}: {echo(text)} tokens is beyond any real context (limit 2^40); check the number")
+    return value
 
 
 def fmt_gb(num_bytes: float, digits: int = 1) -> str:

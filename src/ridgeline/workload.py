@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ridgeline.errors import InputError, PlanError
-from ridgeline.formats import NumberFormat, format_from_torch_dtype, get_format
+from ridgeline.formats import NumberFormat, format_from_torch_dtype, get_format, kv_capable
 from ridgeline.model.spec import ModelSpec
 
 #: Tensor roles kept in the unquantized format by default when weights are quantized:
@@ -99,11 +99,14 @@ class Precision:
         origin = "--weights"
         if weights:
             w = get_format(weights, "--weights")
+        elif spec.quant_problem:
+            # never a bf16 guess for a checkpoint that says it is quantized in a way we cannot read
+            raise InputError(spec.quant_problem, field="quantization_config")
         elif spec.quant_method:
             w = get_format(spec.quant_method, "quantization_config")
             origin = f"the config's quantization_config ({spec.quant_method})"
-            if keep is None and spec.quant_unconverted_roles:
-                keep = DEFAULT_KEEP | set(spec.quant_unconverted_roles)
+            if keep is None and spec.quant_unconverted_roles is not None:
+                keep = frozenset(spec.quant_unconverted_roles)
         else:
             w = native
             origin = f"the config's dtype ({spec.dtype})" if spec.dtype else "default bf16 (config names no dtype)"
@@ -114,6 +117,9 @@ class Precision:
         else:
             u = w if w.name in ("fp32", "bf16", "fp16") else native
         k = get_format(kv, "--kv-dtype") if kv else u
+        if not kv_capable(k):
+            raise InputError(f"--kv-dtype: {k.name} is a weight-only format; the KV cache needs a float, fp8 or "
+                             "int8 format (bf16, fp16, fp8, int8)", field="--kv-dtype")
         act = get_format(activations, "--act-dtype") if activations else u
         if not act.is_float:
             raise InputError(f"--act-dtype: {act.name} is not a compute format; use fp32, bf16, fp16 or fp8")

@@ -4,13 +4,20 @@ safetensors layout (huggingface/safetensors, README "Format"): an 8-byte little-
 unsigned header length N, then N bytes of JSON mapping tensor names to
 ``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets relative to the end of the
 header), plus an optional ``__metadata__`` string map. The reference implementation
-rejects headers above 100 MB; so do we.
+rejects headers above 100 MB and tensors whose byte ranges overlap; so do we.
+
+Every file is opened only if it is a regular file (``stat`` before ``open``, and
+``O_NONBLOCK`` so that a FIFO swapped in between can never block), and every read is bounded.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import re
+import stat
 import struct
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +28,67 @@ from ridgeline.formats import DTYPE_BITS
 
 MAX_HEADER_BYTES = 100_000_000
 MAX_INDEX_BYTES = 64 * 2**20
+#: More shards than any public checkpoint has (DeepSeek-V3: 163).
+MAX_SHARDS = 10_000
+#: More dimensions than any tensor has; a longer shape is a corrupt header.
+MAX_DIMS = 16
+
+
+def read_regular_file(path: Path, limit: int, what: str, error: type[Exception] = CheckpointError) -> bytes:
+    """The bytes of ``path`` (at most ``limit``), refusing anything that is not a regular file.
+
+    FIFOs, sockets and devices are refused before they are opened; ``O_NONBLOCK`` makes the
+    open itself non-blocking should the path change in between, and ``fstat`` on the opened
+    descriptor checks again. A file larger than ``limit`` is an error, not a truncated read.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise error(f"{_short(path)}: cannot read ({_why(e)}); check the path") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe, socket or device)"
+        raise error(f"{_short(path)}: is {kind}; pass the {what} file itself")
+    if st.st_size > limit:
+        raise error(f"{_short(path)}: {st.st_size:,} bytes is too large for a {what} (limit {limit:,})")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        raise error(f"{_short(path)}: cannot open ({_why(e)}); check the path and its permissions") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(f"{_short(path)}: is not a regular file; pass the {what} file itself")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    except OSError as e:
+        raise error(f"{_short(path)}: cannot read ({_why(e)})") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise error(f"{_short(path)}: more than {limit:,} bytes; too large for a {what}")
+    return data
+
+
+def _short(path: Path | str, limit: int = 120) -> str:
+    s = str(path)
+    return s if len(s) <= limit else s[:limit] + f"… ({len(s):,} chars)"
+
+
+def _why(e: OSError) -> str:
+    if e.errno == errno.ENAMETOOLONG:
+        return "the name is too long"
+    if e.errno == errno.ELOOP:
+        return "a symlink loop"
+    return e.strerror or type(e).__name__
+
+
+def _parse_json(raw: bytes, path: Path, what: str) -> object:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{_short(path)}: {what} is not valid JSON; the file is corrupt") from None
+    except RecursionError:
+        raise CheckpointError(f"{_short(path)}: {what} is nested too deeply to be a real {what}; "
+                              "the file is corrupt") from None
 
 
 @dataclass(frozen=True)
@@ -35,9 +103,46 @@ class TensorInfo:
     def numel(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def role(self) -> str:
+        return tensor_role(self.name)
+
+
+# Roles from tensor names (the HF module paths of the supported families and the auxiliary
+# tensors of quantized checkpoints: qweight/qzeros/scales/g_idx, weight_scale(_inv),
+# weight_packed, absmax/quant_map, *_blocks/*_scales). Tried in order; see ROLES in params.py.
+_ROLE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+    (r"(^|\.)(lm_head|embed_out)\.", "lm_head"),
+    (r"(^|\.)(embed_tokens|embed_positions|wte|wpe|word_embeddings|embed_in|tok_embeddings)\.", "embedding"),
+    (r"norm|(^|\.)ln_\w*\.|(^|\.)ln_f\.", "norm"),
+    (r"(^|\.)(router|gate|shared_expert_gate)\.|e_score_correction_bias", "router"),
+    (r"(^|\.)experts\.(\d+\.)?\w*bias$", "bias"),
+    (r"(^|\.)shared_experts?\.", "linear"),
+    (r"(^|\.)experts\.", "expert"),
+    (r"\.sinks$|rotary|inv_freq", "other"),
+    (r"\.bias$", "bias"),
+    (r"(^|\.)(layers|h|blocks|decoder\.layers)\.\d+\.", "linear"),
+))
+
+
+def tensor_role(name: str) -> str:
+    """The role (embedding, lm_head, linear, expert, norm, bias, router, other) of a tensor
+    from its checkpoint name: ``model.layers.0.mlp.experts.3.down_proj.weight`` -> ``expert``.
+
+    >>> tensor_role("model.layers.0.self_attn.q_proj.qweight"), tensor_role("model.norm.weight")
+    ('linear', 'norm')
+    """
+    n = name.lower()
+    for pattern, role in _ROLE_RULES:
+        if pattern.search(n):
+            return role
+    return "other"
+
 
 @dataclass(frozen=True)
-class CheckpointSummary:
+class CheckpointInfo:
+    """The tensors of a safetensors checkpoint (a folder, a sharded index or one file)."""
+
     path: str
     files: tuple[str, ...]
     tensors: tuple[TensorInfo, ...]
@@ -59,81 +164,144 @@ class CheckpointSummary:
             d["bytes"] += t.nbytes
         return dict(sorted(out.items()))
 
+    def bytes_by_role(self) -> dict[str, int]:
+        """Exact stored bytes per tensor role, summed over the header's tensors (scales,
+        zero points and packed blocks count with the weight they belong to). Sums to
+        ``total_bytes``."""
+        out: dict[str, int] = defaultdict(int)
+        for t in self.tensors:
+            out[t.role] += t.nbytes
+        return dict(sorted(out.items()))
+
+
+#: The old name, kept for callers written before roles were added.
+CheckpointSummary = CheckpointInfo
+
+
+def _shape(v: object) -> tuple[int, ...] | None:
+    if not isinstance(v, list) or len(v) > MAX_DIMS:
+        return None
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**63 for d in v):
+        return None
+    return tuple(v)
+
 
 def read_safetensors_header(path: Path) -> list[TensorInfo]:
     """Parse one file's header, validating it against the file size."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
+        st = os.stat(path)
+    except OSError as e:
+        raise CheckpointError(f"{_short(path)}: cannot read ({_why(e)}); check the path") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{_short(path)}: is not a regular file (a pipe, socket, device or folder); "
+                              "pass a .safetensors file")
+    size = st.st_size
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        raise CheckpointError(f"{_short(path)}: cannot open ({_why(e)}); check the path") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CheckpointError(f"{_short(path)}: is not a regular file; pass a .safetensors file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             head = fh.read(8)
             if len(head) < 8:
-                raise CheckpointError(f"{path}: too short for a safetensors file (needs an 8-byte header length)")
+                raise CheckpointError(f"{_short(path)}: too short for a safetensors file (needs an 8-byte header length)")
             (n,) = struct.unpack("<Q", head)
             if n > MAX_HEADER_BYTES or n + 8 > size:
-                raise CheckpointError(f"{path}: header length field says {n} bytes (file is {size}); "
+                raise CheckpointError(f"{_short(path)}: header length field says {n} bytes (file is {size}); "
                                       "not a valid safetensors file, re-download or re-convert it")
             raw = fh.read(n)
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot read ({e.strerror}); check the path") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path}: safetensors header is not valid JSON; the file is corrupt") from None
+        raise CheckpointError(f"{_short(path)}: cannot read ({_why(e)}); check the path") from None
+    finally:
+        os.close(fd)
+    header = _parse_json(raw, path, "safetensors header")
     if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: safetensors header is not a JSON object; the file is corrupt")
+        raise CheckpointError(f"{_short(path)}: safetensors header is not a JSON object; the file is corrupt")
     data_len = size - 8 - n
     out = []
+    spans: list[tuple[int, int, str]] = []
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            dtype, shape, (begin, end) = info["dtype"], tuple(int(x) for x in info["shape"]), info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{path}: tensor {name!r} lacks dtype/shape/data_offsets; the file is corrupt") from None
-        if dtype not in DTYPE_BITS:
-            raise CheckpointError(f"{path}: tensor {name!r} has unknown dtype {dtype!r}")
-        if any(d < 0 for d in shape) or not (isinstance(begin, int) and isinstance(end, int)) \
-                or not 0 <= begin <= end <= data_len:
-            raise CheckpointError(f"{path}: tensor {name!r} has offsets outside the file; the file is truncated or corrupt")
+        shown = repr(name[:80])
+        if not isinstance(info, dict) or not all(k in info for k in ("dtype", "shape", "data_offsets")):
+            raise CheckpointError(f"{_short(path)}: tensor {shown} lacks dtype/shape/data_offsets; the file is corrupt")
+        dtype, offsets = info["dtype"], info["data_offsets"]
+        shape = _shape(info["shape"])
+        if shape is None:
+            raise CheckpointError(f"{_short(path)}: tensor {shown} has shape {str(info['shape'])[:60]}; a shape is a "
+                                  "list of non-negative integers; the file is corrupt")
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+            raise CheckpointError(f"{_short(path)}: tensor {shown} has unknown dtype {str(dtype)[:40]!r}")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in offsets)):
+            raise CheckpointError(f"{_short(path)}: tensor {shown} has data_offsets {str(offsets)[:60]}; expected "
+                                  "[begin, end] integers; the file is corrupt")
+        begin, end = offsets
+        if not 0 <= begin <= end <= data_len:
+            raise CheckpointError(f"{_short(path)}: tensor {shown} has offsets outside the file; the file is "
+                                  "truncated or corrupt")
         expected = math.ceil(math.prod(shape) * DTYPE_BITS[dtype] / 8)
         if end - begin != expected:
-            raise CheckpointError(f"{path}: tensor {name!r} spans {end - begin} bytes but {dtype}{list(shape)} "
+            raise CheckpointError(f"{_short(path)}: tensor {shown} spans {end - begin} bytes but {dtype}{list(shape)} "
                                   f"needs {expected}; the file is corrupt")
+        spans.append((begin, end, name))
         out.append(TensorInfo(name, dtype, shape, end - begin, path.name))
+    spans.sort()
+    for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
+        if b1 < e0:
+            raise CheckpointError(f"{_short(path)}: tensors {n0[:60]!r} and {n1[:60]!r} overlap (bytes {b1}-{e0}); "
+                                  "the file is corrupt or crafted")
     return out
 
 
-def inspect_checkpoint(path: str | Path) -> CheckpointSummary:
+def _index_files(p: Path, index: Path) -> list[Path]:
+    raw = read_regular_file(index, MAX_INDEX_BYTES, "safetensors index")
+    data = _parse_json(raw, index, "safetensors index")
+    wm = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(wm, dict) or not all(isinstance(v, str) for v in wm.values()):
+        raise CheckpointError(f"{_short(index)}: not a valid safetensors index (needs a 'weight_map' object of "
+                              "tensor name -> file name)")
+    names = sorted(set(wm.values()))
+    if len(names) > MAX_SHARDS:
+        raise CheckpointError(f"{_short(index)}: weight_map names {len(names):,} files (limit {MAX_SHARDS:,}); "
+                              "not a real checkpoint index")
+    files = []
+    for n in names:
+        if "/" in n or "\\" in n or n.startswith(".") or "\0" in n:
+            raise CheckpointError(f"{_short(index)}: weight_map names a file outside the folder ({n[:80]!r})")
+        f = p / n
+        if not f.exists():
+            raise CheckpointError(f"{_short(index)}: shard {n[:80]} is missing; download every shard")
+        files.append(f)
+    return files
+
+
+def inspect_checkpoint(path: str | Path) -> CheckpointInfo:
     """Summarise a folder (sharded index or single file) or one ``.safetensors`` file."""
     p = Path(path)
-    if p.is_file():
-        files = [p]
-    elif p.is_dir():
+    try:
+        st = os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            raise CheckpointError(f"{_short(p)}: no such file or folder") from None
+        raise CheckpointError(f"{_short(p)}: cannot read ({_why(e)}); check the path") from None
+    if stat.S_ISDIR(st.st_mode):
         index = p / "model.safetensors.index.json"
-        if index.is_file():
-            if index.stat().st_size > MAX_INDEX_BYTES:
-                raise CheckpointError(f"{index}: index file is too large to be a safetensors index")
-            try:
-                wm = json.loads(index.read_text("utf-8"))["weight_map"]
-                names = sorted(set(wm.values()))
-            except (KeyError, TypeError, AttributeError, json.JSONDecodeError, UnicodeDecodeError):
-                raise CheckpointError(f"{index}: not a valid safetensors index (needs a 'weight_map' object)") from None
-            files = []
-            for n in names:
-                if not isinstance(n, str) or "/" in n or "\\" in n or n.startswith("."):
-                    raise CheckpointError(f"{index}: weight_map names a file outside the folder ({n!r})")
-                f = p / n
-                if not f.is_file():
-                    raise CheckpointError(f"{index}: shard {n} is missing; download every shard")
-                files.append(f)
+        if index.exists():
+            files = _index_files(p, index)
         else:
-            files = sorted(p.glob("*.safetensors"))
+            files = sorted(p.glob("*.safetensors"))[:MAX_SHARDS + 1]
+            if len(files) > MAX_SHARDS:
+                raise CheckpointError(f"{_short(p)}: more than {MAX_SHARDS:,} .safetensors files; not one checkpoint")
         if not files:
-            raise CheckpointError(f"{p}: no .safetensors files; ridgeline reads safetensors checkpoints only "
+            raise CheckpointError(f"{_short(p)}: no .safetensors files; ridgeline reads safetensors checkpoints only "
                                   "(never pickled .bin files)")
     else:
-        raise CheckpointError(f"{p}: no such file or folder")
+        files = [p]  # read_safetensors_header refuses anything but a regular file
     tensors: list[TensorInfo] = []
     for f in files:
         tensors.extend(read_safetensors_header(f))
-    return CheckpointSummary(str(p), tuple(f.name for f in files), tuple(tensors))
+    return CheckpointInfo(str(p), tuple(f.name for f in files), tuple(tensors))

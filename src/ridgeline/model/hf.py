@@ -12,6 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from ridgeline.errors import ConfigError
+from ridgeline.formats import format_from_torch_dtype
+from ridgeline.model.quant import apply_quantization
 from ridgeline.model.spec import AttentionSpec, MLASpec, MLPSpec, MoESpec, ModelSpec
 
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = (
@@ -110,59 +112,19 @@ def spec_from_config(cfg: Any, name: str = "", source: str = "") -> ModelSpec:
     if model_type in WRAPPER_TYPES:
         text = cfg.get("text_config")
         if not isinstance(text, dict):
-            raise ConfigError(f"{where}: field 'text_config' is missing; a {model_type} config keeps its "
-                              "language model there")
+            problem = "is missing" if text is None else f"must be an object, got {type(text).__name__}"
+            raise ConfigError(f"{where}: field 'text_config' {problem}; a {model_type} config keeps its "
+                              "language model there as a JSON object")
         text = dict(text)
         text.setdefault("model_type", WRAPPER_TYPES[model_type])
         if "torch_dtype" not in text and "dtype" not in text:
             text["torch_dtype"] = cfg.get("torch_dtype") or cfg.get("dtype")
         spec = spec_from_config(text, name=name, source=f"{where} (text_config)")
         notes = spec.notes + ("language model only: the vision tower and projector are not counted",)
-        if spec.quant_method:
+        if spec.quant_method or spec.quant_problem:
             return replace(spec, notes=notes)
-        return replace(spec, notes=notes, **_quant(_Reader(cfg, where)))
+        return apply_quantization(replace(spec, notes=notes), cfg)
     return _build(cfg, model_type, name, source, where)
-
-
-#: ``modules_to_not_convert`` name fragments -> the tensor role they leave unquantized. Attention
-#: projections are role "linear" (so is a dense MLP: a checkpoint keeping attention unquantized
-#: but quantizing a dense MLP cannot be told apart at this granularity).
-_UNCONVERTED_ROLES = (("attn", "linear"), ("router", "router"), ("gate", "router"), ("embed", "embedding"),
-                      ("lm_head", "lm_head"), ("norm", "norm"))
-
-
-def _quant(r: _Reader) -> dict[str, Any]:
-    """``quant_method`` and ``quant_unconverted_roles`` from ``quantization_config`` (empty if absent)."""
-    q = r.cfg.get("quantization_config")
-    if not isinstance(q, dict):
-        return {}
-    method = _quant_method(q)
-    if method is None:
-        return {}
-    skip = q.get("modules_to_not_convert")
-    roles = None
-    if isinstance(skip, list) and all(isinstance(x, str) for x in skip):
-        roles = tuple(sorted({role for x in skip for frag, role in _UNCONVERTED_ROLES if frag in x.lower()}))
-    return {"quant_method": method, "quant_unconverted_roles": roles}
-
-
-def _quant_method(q: dict[str, Any]) -> str | None:
-    m = q.get("quant_method")
-    if not isinstance(m, str):
-        return None
-    m = m.lower()
-    if m in ("awq", "gptq"):
-        bits, group = q.get("bits", q.get("w_bit", 4)), q.get("group_size", q.get("q_group_size", 128))
-        if isinstance(bits, int) and isinstance(group, int) and bits in (2, 3, 4, 8) and group > 0:
-            return f"{'int' if bits != 4 else m}{bits if bits != 4 else ''}-g{group}"
-        return None
-    if m == "bitsandbytes":
-        return "nf4" if q.get("load_in_4bit") else ("int8" if q.get("load_in_8bit") else None)
-    if m == "fp8":
-        return "fp8-b128" if q.get("weight_block_size") == [128, 128] else "fp8"
-    if m == "mxfp4":
-        return "mxfp4"
-    return None
 
 
 def _build(cfg: dict, model_type: str, name: str, source: str, where: str) -> ModelSpec:
@@ -171,14 +133,20 @@ def _build(cfg: dict, model_type: str, name: str, source: str, where: str) -> Mo
     r = _Reader(cfg, where)
     builder = _BUILDERS.get(model_type, _build_llama_like)
     spec = builder(r, model_type, name or cfg.get("_name_or_path") or model_type, source)
-    return replace(spec, **_quant(r))
+    return apply_quantization(spec, cfg)
 
 
 # --------------------------------------------------------------------------- helpers
 
 def _dtype(r: _Reader) -> str | None:
-    v = r.cfg.get("torch_dtype") or r.cfg.get("dtype")
-    return v if isinstance(v, str) else None
+    key = "torch_dtype" if r.cfg.get("torch_dtype") is not None else "dtype"
+    v = r.cfg.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or format_from_torch_dtype(v) is None:
+        raise ConfigError(f"{r.where}: field {key!r} is {str(v)[:40]!r}, not a float dtype; use float32, "
+                          "bfloat16, float16 or float8_e4m3fn, or remove the field")
+    return v
 
 
 def _layer_types(r: _Reader, mt: str, num_layers: int) -> tuple[tuple[str, ...], int | None]:

@@ -115,8 +115,11 @@ class ModelSpec:
     """Weight format of the checkpoint named by ``quantization_config`` (e.g. "mxfp4", "fp8",
     "awq-g128"); None for an unquantized checkpoint."""
     quant_unconverted_roles: tuple[str, ...] | None = None
-    """Tensor roles the checkpoint leaves unquantized, read from ``modules_to_not_convert``
-    (None when the config does not say)."""
+    """Every tensor role the checkpoint stores unquantized, read from ``quantization_config``
+    and its ignore lists (None when the config does not say)."""
+    quant_problem: str | None = None
+    """Why ``quantization_config`` cannot be read (an unknown or malformed method): sizing the
+    weights then needs ``--weights``. None when there is no problem."""
     source: str = ""
     """Where the config came from (preset file, path, hub id)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
