@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from ridgeline.units import GB, MB, MiB, fmt_bytes, fmt_count, fmt_flops, fmt_gb, fmt_gib, fmt_rate
@@ -61,14 +63,41 @@ def fit_table(r, console: Console) -> None:
         console.print(f"note: {n}", style="dim")
 
 
+def _narrow_table(console: Console, title: str | None, columns: list[tuple[str, str, bool]],
+                  rows: list[list[str]], drop_order: list[str]) -> Table:
+    """A table whose ``keep`` columns (ids, exact counts) are never cut or wrapped: when the
+    console is too narrow, whole optional columns go, in ``drop_order``, instead."""
+    shown = [c[0] for c in columns]
+    while True:
+        t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+        for name, justify, keep in columns:
+            if name in shown:
+                t.add_column(name, justify=justify, no_wrap=keep, overflow="fold" if not keep else "ignore")
+        for r in rows:
+            t.add_row(*(v for (name, _, _), v in zip(columns, r) if name in shown))
+        width = Measurement.get(console, console.options.update_width(100_000), t).maximum
+        droppable = [c for c in drop_order if c in shown]
+        if width <= console.width or not droppable:
+            return t
+        shown.remove(droppable[0])
+
+
+_CHECK = {"verified_primary": "primary", "verified_secondary": "secondary", "unverified": "unverified",
+          "metadata_differs": "differs", "derived": "derived"}
+
+
 def models_table(rows, console: Console) -> None:
-    t = Table(title="ridgeline presets (verbatim config.json; counts exact vs transformers 5.24)")
-    for c, j in (("name", "left"), ("model_type", "left"), ("params", "right"), ("active", "right"),
-                 ("exact count", "right"), ("config", "left")):
-        t.add_column(c, justify=j)
-    for p, pc in rows:
-        t.add_row(p.name, p.model_type, fmt_count(pc.total), fmt_count(pc.active), f"{pc.total:,}", p.verification)
+    cols = [("name", "left", True), ("exact count", "right", True), ("params", "right", False),
+            ("active", "right", False), ("model_type", "left", False), ("config check", "left", False)]
+    body = [[p.name, f"{pc.total:,}", fmt_count(pc.total), fmt_count(pc.active), p.model_type,
+             _CHECK.get(p.verification, p.verification)] for p, pc in rows]
+    console.print("ridgeline presets: verbatim config.json files; counts exact vs transformers 5.24", style="bold")
+    t = _narrow_table(console, None, cols, body, ["config check", "model_type", "params", "active"])
     console.print(t)
+    if any(c.header == "config check" for c in t.columns):
+        console.print("config check: primary / secondary = config read in the model's own repository / in a "
+                      "verbatim public copy; differs = the hub's metadata count differs.", style="dim")
+    console.print("The source of every preset: `ridgeline models --json` or `ridgeline model NAME`.", style="dim")
 
 
 def model_detail(spec, pc, console: Console, preset=None, checkpoint=None) -> None:
@@ -106,6 +135,8 @@ def model_detail(spec, pc, console: Console, preset=None, checkpoint=None) -> No
                       style="dim")
     if checkpoint is not None:
         checkpoint_table(checkpoint, console, pc.total)
+    if spec.quant_problem:
+        console.print(f"weights: {spec.quant_problem}", style="yellow")
     for n in spec.notes:
         console.print(f"note: {n}", style="dim")
 
@@ -119,6 +150,12 @@ def checkpoint_table(ck, console: Console, config_total: int | None = None) -> N
     t.add_section()
     t.add_row("total", f"{len(ck.tensors):,}", f"{ck.num_elements:,}", *_gbgib(ck.total_bytes), style="bold")
     console.print(t)
+    r = Table(title="stored bytes by tensor role (exact)")
+    for c in ("role", "bytes", "GB", "GiB"):
+        r.add_column(c, justify="right" if c != "role" else "left", no_wrap=c == "bytes")
+    for role, b in ck.bytes_by_role().items():
+        r.add_row(role, f"{b:,}", *_gbgib(b))
+    console.print(r)
     if config_total is not None:
         diff = ck.num_elements - config_total
         if diff == 0:
@@ -129,24 +166,23 @@ def checkpoint_table(ck, console: Console, config_total: int | None = None) -> N
 
 
 def hardware_table(accs, console: Console) -> None:
-    t = Table(title="ridgeline accelerators (dense peaks; GB = 1e9 bytes)")
-    for c in ("id", "name", "year", "memory", "bandwidth", "bf16", "fp8", "TDP", "verified"):
-        t.add_column(c, justify="left" if c in ("id", "name", "verified") else "right")
-    for a in accs:
-        t.add_row(a.id, a.name, str(a.launch_year), fmt_gb(a.memory_bytes, 0), fmt_rate(a.mem_bw_bytes_per_s),
-                  fmt_flops(a.peak("bf16")) if a.peak("bf16") else "-",
-                  fmt_flops(a.peak("fp8")) if a.peak("fp8") else "-",
-                  f"{a.tdp_w:g} W" if a.tdp_w else "-", a.verification_of("*"))
-    console.print(t)
+    cols = [("id", "left", True), ("memory", "right", True), ("bandwidth", "right", True), ("bf16", "right", False),
+            ("fp8", "right", False), ("year", "right", False), ("TDP", "right", False), ("name", "left", False)]
+    body = [[a.id, fmt_gb(a.memory_bytes, 0), fmt_rate(a.mem_bw_bytes_per_s),
+             fmt_flops(a.peak("bf16")) if a.peak("bf16") else "-",
+             fmt_flops(a.peak("fp8")) if a.peak("fp8") else "-", str(a.launch_year),
+             f"{a.tdp_w:g} W" if a.tdp_w else "-", a.name] for a in accs]
+    console.print("ridgeline accelerators: dense peaks; GB = 1e9 bytes", style="bold")
+    console.print(_narrow_table(console, None, cols, body, ["name", "TDP", "year", "fp8", "bf16"]))
+    console.print("Every number's source: `ridgeline hardware ID`.", style="dim")
 
 
 def hardware_detail(a, console: Console) -> None:
     console.print(f"[bold]{a.name}[/bold]  (id {a.id}; aliases: {', '.join(a.aliases) or '-'}; {a.origin})")
-    t = Table()
-    for c in ("field", "value", "verification", "source"):
-        t.add_column(c, overflow="fold")
-    rows = [("memory_bytes", f"{fmt_gb(a.memory_bytes)} / {fmt_gib(a.memory_bytes)}"),
-            ("mem_bw_bytes_per_s", fmt_rate(a.mem_bw_bytes_per_s))]
+    rows = [("memory_bytes", f"{fmt_gb(a.memory_bytes)} / {fmt_gib(a.memory_bytes)}")]
+    if getattr(a, "usable_memory_bytes", None):
+        rows.append(("usable_memory_bytes", f"{fmt_gb(a.usable_memory_bytes)} / {fmt_gib(a.usable_memory_bytes)}"))
+    rows.append(("mem_bw_bytes_per_s", fmt_rate(a.mem_bw_bytes_per_s)))
     rows += [(f"peak_flops_per_s.{k}", fmt_flops(v)) for k, v in a.peak_flops_per_s.items()]
     if a.tdp_w:
         rows.append(("tdp_w", f"{a.tdp_w:g} W"))
@@ -159,9 +195,18 @@ def hardware_detail(a, console: Console) -> None:
     if ic.pcie_bw_bytes_per_s_per_direction:
         rows.append(("interconnect.pcie_bw_bytes_per_s_per_direction",
                      f"{ic.scale_out or 'PCIe'} {fmt_rate(ic.pcie_bw_bytes_per_s_per_direction)} per direction"))
+    # each distinct source printed once, below the table, and referred to by number
+    sources: dict[str, int] = {}
+    body = []
     for f, v in rows:
-        t.add_row(f, v, a.verification_of(f), a.source_of(f))
-    console.print(t)
+        src = a.source_of(f)
+        ref = f"[{sources.setdefault(src, len(sources) + 1)}]" if src else "-"
+        ver = a.verification_of(f)
+        body.append([f, v, _CHECK.get(ver, ver), ref])
+    cols = [("field", "left", False), ("value", "left", True), ("verified", "left", False), ("src", "right", True)]
+    console.print(_narrow_table(console, None, cols, body, []))
+    for src, i in sources.items():
+        console.print(f"[{i}] {src}", markup=False, style="dim")
     ridge = a.peak("bf16") or a.peak("fp16")
     if ridge:
         console.print(f"critical arithmetic intensity (bf16 peak / bandwidth): {ridge / a.mem_bw_bytes_per_s:.0f} FLOP/byte")
