@@ -165,3 +165,139 @@ def test_non_gpu_device_gets_no_cuda_overhead():
     d = json.loads(run("fit", "llama-3.2-3b", "--gpu", "tpu-v5e", "--json").stdout)
     assert d["per_device"]["terms"]["overhead.runtime"] == 0
     assert any("no sourced runtime overhead" in n for n in d["notes"])
+
+
+# --------------------------------------------------------------------------- a CLI that reads well
+
+def test_version(capsys):
+    import ridgeline
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"ridgeline {ridgeline.__version__}"
+
+
+def test_json_is_shown_as_a_flag():
+    p = run("models", "--help")
+    line = next(ln for ln in p.stdout.splitlines() if "--json" in ln)
+    assert "<bool>" not in line and "--no-json" not in line
+
+
+def _narrow(command: list[str]) -> list[str]:
+    """The command's table as an 80-column terminal shows it (rich Console(width=80))."""
+    import io
+
+    from rich.console import Console
+
+    from ridgeline import render
+    from ridgeline.hardware.load import accelerators
+    from ridgeline.model.hf import spec_from_config
+    from ridgeline.model.load import preset_config, presets
+    from ridgeline.model.params import count_params
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=False, color_system=None)
+    if command == ["models"]:
+        render.models_table([(p, count_params(spec_from_config(preset_config(p), p.name))) for p in presets()],
+                            console)
+    else:
+        render.hardware_table(accelerators(), console)
+    return buf.getvalue().splitlines()
+
+
+def test_models_at_80_columns_never_cut_an_id_or_count():
+    from ridgeline.model.hf import spec_from_config
+    from ridgeline.model.load import preset_config, presets
+    from ridgeline.model.params import count_params
+
+    lines = _narrow(["models"])
+    assert max(len(ln) for ln in lines) <= 80
+    for p in presets():
+        total = count_params(spec_from_config(preset_config(p), p.name)).total
+        row = [ln for ln in lines if ln.strip().startswith(p.name + "  ")]
+        assert len(row) == 1 and f"{total:,}" in row[0].split(), (p.name, row)
+
+
+def test_hardware_at_80_columns_never_cuts_an_id():
+    from ridgeline.hardware.load import accelerators
+
+    lines = _narrow(["hardware"])
+    assert max(len(ln) for ln in lines) <= 80
+    firsts = {ln.split()[0] for ln in lines if ln.split()}
+    for a in accelerators():
+        assert a.id in firsts, a.id
+
+
+def test_tables_in_a_real_80_column_terminal():
+    """Through a pty: COLUMNS=80, a real terminal, the installed entry point."""
+    import pty
+    import select
+
+    for cmd in ("models", "hardware"):
+        pid, fd = pty.fork()
+        if pid == 0:  # child
+            os.environ.update({"COLUMNS": "80", "LINES": "500", "HF_HUB_OFFLINE": "1", "NO_COLOR": "1",
+                               "TERM": "xterm"})
+            os.execv(sys.executable, [sys.executable, "-m", "ridgeline", cmd])
+        chunks = []
+        while True:
+            r, _, _ = select.select([fd], [], [], 60)
+            if not r:
+                break
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        import re as _re
+
+        text = _re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode())
+        lines = text.replace("\r", "").splitlines()
+        assert max(len(ln) for ln in lines) <= 80
+        if cmd == "models":
+            assert any("671,026,404,352" in ln.split() for ln in lines)  # DeepSeek-V3, whole
+        else:
+            assert any(ln.split()[:1] == ["h100-sxm"] for ln in lines)
+
+
+def test_hardware_detail_prints_each_source_once():
+    p = run("hardware", "h100")
+    src = "NVIDIA H100 Tensor Core GPU datasheet"
+    assert p.returncode == 0 and p.stdout.count(src) == 1
+    assert "[1]" in p.stdout
+
+
+def test_head_exits_quietly():
+    p = subprocess.run(f"{sys.executable} -m ridgeline models | head -1", shell=True, capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert p.returncode == 0 and p.stderr == "" and len(p.stdout.splitlines()) == 1
+    p = subprocess.run(f"set -o pipefail; {sys.executable} -m ridgeline hardware --json | head -c 10",
+                       shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stderr == ""
+
+
+def test_did_you_mean_has_no_repeats(capsys):
+    assert main(["fit", "llama-3-71b"]) == 2
+    err = capsys.readouterr().err
+    suggestions = err.split("did you mean ")[1].split("?")[0].split(", ")
+    squashed = [s.strip("'").replace("-", "").replace(".", "").lower() for s in suggestions]
+    assert len(squashed) == len(set(squashed)), err
+
+
+def test_byte_counts_are_json_integers():
+    d = json.loads(run("hardware", "mi300x", "--json").stdout)
+    assert isinstance(d["hardware"]["memory_bytes"], int) and d["hardware"]["memory_bytes"] == 192 * 10**9
+    d = json.loads(run("model", "gpt2", "--json").stdout)
+    assert isinstance(d["params"]["total"], int)
+
+
+def test_json_error_is_an_object_on_stdout():
+    p = run("fit", "llama-3-71b", "--json")
+    assert p.returncode == 2 and p.stderr == ""
+    d = json.loads(p.stdout)
+    assert d["type"] == "UnknownNameError" and "did you mean" in d["error"]
+    p = run("fit", "gpt2", "--tp", "abc", "--json")
+    assert p.returncode == 2 and json.loads(p.stdout)["type"] == "UsageError"
