@@ -121,7 +121,7 @@ _ROLE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) 
     (r"(^|\.)experts\.", "expert"),
     (r"\.sinks$|rotary|inv_freq", "other"),
     (r"\.bias$", "bias"),
-    (r"(^|\.)(layers|h|blocks|decoder\.layers)\.\d+\.", "linear"),
+    (r"(^|\.)(layers|h|blocks)\.\d+\.|(^|\.)project_(in|out)\.", "linear"),
 ))
 
 
@@ -162,6 +162,13 @@ class CheckpointInfo:
             d["tensors"] += 1
             d["elements"] += t.numel
             d["bytes"] += t.nbytes
+        return dict(sorted(out.items()))
+
+    def elements_by_role(self) -> dict[str, int]:
+        """Stored elements per tensor role (packed quantized tensors count their storage elements)."""
+        out: dict[str, int] = defaultdict(int)
+        for t in self.tensors:
+            out[t.role] += t.numel
         return dict(sorted(out.items()))
 
     def bytes_by_role(self) -> dict[str, int]:
