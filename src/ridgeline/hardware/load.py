@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ridgeline.errors import ConfigError, UnknownNameError
-from ridgeline.hardware.spec import PEAK_DTYPES, VERIFICATION_LEVELS, Accelerator, Interconnect
+from ridgeline.hardware.spec import PEAK_DTYPES, SCALE_UP_TOPOLOGIES, VERIFICATION_LEVELS, Accelerator, Interconnect
 
 MAX_TOML_BYTES = 1 * 2**20
 EXAMPLE = "src/ridgeline/hardware/data/h100-sxm.toml"
@@ -85,6 +85,10 @@ def _interconnect(raw: Any, where: str) -> Interconnect:
     kw: dict[str, Any] = {k: _num(raw, k, where, False) for k in INTERCONNECT_NUMBERS}
     kw |= {k: _int(raw, k, where) for k in INTERCONNECT_INTS}
     kw |= {k: _str(raw, k, where) for k in INTERCONNECT_STRINGS}
+    topo = kw["scale_up_topology"]
+    if topo is not None and topo not in SCALE_UP_TOPOLOGIES:
+        raise ConfigError(f"{where}: interconnect.scale_up_topology = {topo!r} is not known; use "
+                          f"{', '.join(SCALE_UP_TOPOLOGIES)}")
     return Interconnect(**kw)
 
 

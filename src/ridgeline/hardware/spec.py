@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 #: "fp4" is the FP4 tensor-core rate (NVFP4 / MXFP4 run at it); "fp6" the FP6 (MXFP6) rate.
 PEAK_DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp6", "fp4", "int4")
 
+#: Allowed values of interconnect.scale_up_topology.
+SCALE_UP_TOPOLOGIES = ("switched", "full-mesh", "2d-torus", "3d-torus", "bridge", "hybrid-cube-mesh")
+
 #: Allowed values of an entry in a data file's [verification] table.
 VERIFICATION_LEVELS = ("verified_primary", "verified_secondary", "unverified", "derived")
 
@@ -34,7 +37,8 @@ class Interconnect:
     pcie: str | None = None
     """Host link (PCIe generation and width)."""
     scale_up_topology: str | None = None
-    """How the scale-up domain is wired: "switched" (NVSwitch), "full-mesh", "2d-torus", "3d-torus", "bridge"."""
+    """How the scale-up domain is wired (one of SCALE_UP_TOPOLOGIES): "switched" (NVSwitch: any peer at the full
+    bandwidth), "full-mesh" (a share of the links per peer), "2d-torus"/"3d-torus" (TPU ICI), "bridge" (a pair)."""
     scale_up_links: int | None = None
     """Scale-up links (or ports) per device."""
     scale_up_link_bw_bytes_per_s_per_direction: float | None = None
