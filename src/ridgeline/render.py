@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.console import Console
 from rich.table import Table
 
@@ -145,20 +147,28 @@ def hardware_detail(a, console: Console) -> None:
     t = Table()
     for c in ("field", "value", "verification", "source"):
         t.add_column(c, overflow="fold")
-    rows = [("memory_bytes", f"{fmt_gb(a.memory_bytes)} / {fmt_gib(a.memory_bytes)}"),
-            ("mem_bw_bytes_per_s", fmt_rate(a.mem_bw_bytes_per_s))]
+    rows = [("memory_bytes", f"{fmt_gb(a.memory_bytes)} / {fmt_gib(a.memory_bytes)}")]
+    for f in ("usable_memory_bytes", "driver_total_memory_bytes"):
+        if getattr(a, f) is not None:
+            rows.append((f, f"{fmt_gb(getattr(a, f), 2)} / {fmt_gib(getattr(a, f), 2)}"))
+    if a.gpu_working_set_fraction is not None:
+        rows.append(("gpu_working_set_fraction", f"{a.gpu_working_set_fraction:g} of RAM = {fmt_gib(a.usable_bytes)}"))
+    rows.append(("mem_bw_bytes_per_s", fmt_rate(a.mem_bw_bytes_per_s)))
     rows += [(f"peak_flops_per_s.{k}", fmt_flops(v)) for k, v in a.peak_flops_per_s.items()]
     if a.tdp_w:
         rows.append(("tdp_w", f"{a.tdp_w:g} W"))
     if a.on_chip_bytes:
         rows.append(("on_chip_bytes", fmt_bytes(a.on_chip_bytes)))
     ic = a.interconnect
-    if ic.scale_up_bw_bytes_per_s_per_direction:
-        rows.append(("interconnect.scale_up_bw_bytes_per_s_per_direction",
-                     f"{ic.scale_up} {fmt_rate(ic.scale_up_bw_bytes_per_s_per_direction)} per direction"))
-    if ic.pcie_bw_bytes_per_s_per_direction:
-        rows.append(("interconnect.pcie_bw_bytes_per_s_per_direction",
-                     f"{ic.scale_out or 'PCIe'} {fmt_rate(ic.pcie_bw_bytes_per_s_per_direction)} per direction"))
+    for f in dataclasses.fields(ic):
+        v = getattr(ic, f.name)
+        if v is None:
+            continue
+        if f.name.endswith("_bytes_per_s_per_direction"):
+            v = f"{fmt_rate(v)} per direction"
+        elif f.name.endswith("_latency_s"):
+            v = f"{v * 1e6:g} us"
+        rows.append((f"interconnect.{f.name}", str(v)))
     for f, v in rows:
         t.add_row(f, v, a.verification_of(f), a.source_of(f))
     console.print(t)
