@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
@@ -180,8 +182,11 @@ def hardware_table(accs, console: Console) -> None:
 def hardware_detail(a, console: Console) -> None:
     console.print(f"[bold]{a.name}[/bold]  (id {a.id}; aliases: {', '.join(a.aliases) or '-'}; {a.origin})")
     rows = [("memory_bytes", f"{fmt_gb(a.memory_bytes)} / {fmt_gib(a.memory_bytes)}")]
-    if getattr(a, "usable_memory_bytes", None):
-        rows.append(("usable_memory_bytes", f"{fmt_gb(a.usable_memory_bytes)} / {fmt_gib(a.usable_memory_bytes)}"))
+    for f in ("usable_memory_bytes", "driver_total_memory_bytes"):
+        if getattr(a, f) is not None:
+            rows.append((f, f"{fmt_gb(getattr(a, f), 2)} / {fmt_gib(getattr(a, f), 2)}"))
+    if a.gpu_working_set_fraction is not None:
+        rows.append(("gpu_working_set_fraction", f"{a.gpu_working_set_fraction:g} of RAM = {fmt_gib(a.usable_bytes)}"))
     rows.append(("mem_bw_bytes_per_s", fmt_rate(a.mem_bw_bytes_per_s)))
     rows += [(f"peak_flops_per_s.{k}", fmt_flops(v)) for k, v in a.peak_flops_per_s.items()]
     if a.tdp_w:
@@ -189,12 +194,15 @@ def hardware_detail(a, console: Console) -> None:
     if a.on_chip_bytes:
         rows.append(("on_chip_bytes", fmt_bytes(a.on_chip_bytes)))
     ic = a.interconnect
-    if ic.scale_up_bw_bytes_per_s_per_direction:
-        rows.append(("interconnect.scale_up_bw_bytes_per_s_per_direction",
-                     f"{ic.scale_up} {fmt_rate(ic.scale_up_bw_bytes_per_s_per_direction)} per direction"))
-    if ic.pcie_bw_bytes_per_s_per_direction:
-        rows.append(("interconnect.pcie_bw_bytes_per_s_per_direction",
-                     f"{ic.scale_out or 'PCIe'} {fmt_rate(ic.pcie_bw_bytes_per_s_per_direction)} per direction"))
+    for f in dataclasses.fields(ic):
+        v = getattr(ic, f.name)
+        if v is None:
+            continue
+        if f.name.endswith("_bytes_per_s_per_direction"):
+            v = f"{fmt_rate(v)} per direction"
+        elif f.name.endswith("_latency_s"):
+            v = f"{v * 1e6:g} us"
+        rows.append((f"interconnect.{f.name}", str(v)))
     # each distinct source printed once, below the table, and referred to by number
     sources: dict[str, int] = {}
     body = []

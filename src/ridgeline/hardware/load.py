@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -11,10 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from ridgeline.errors import ConfigError, UnknownNameError
-from ridgeline.hardware.spec import PEAK_DTYPES, Accelerator, Interconnect
+from ridgeline.hardware.spec import PEAK_DTYPES, SCALE_UP_TOPOLOGIES, VERIFICATION_LEVELS, Accelerator, Interconnect
 
 MAX_TOML_BYTES = 1 * 2**20
+EXAMPLE = "src/ridgeline/hardware/data/h100-sxm.toml"
 _REQUIRED = ("id", "name", "vendor", "kind", "launch_year", "memory_bytes", "mem_bw_bytes_per_s", "peak_flops_per_s")
+
+#: Top-level numbers (SI units) a data file may carry besides the required ones.
+OPTIONAL_NUMBERS = ("tdp_w", "on_chip_bytes", "price_usd", "usable_memory_bytes", "runtime_overhead_bytes",
+                    "driver_total_memory_bytes", "gpu_working_set_fraction")
+_TOP_STRINGS = ("id", "name", "vendor", "kind", "memory_type")
+_TOP_KEYS = set(_REQUIRED) | set(OPTIONAL_NUMBERS) | set(_TOP_STRINGS) | {"aliases", "interconnect", "sources",
+                                                                          "verification"}
+#: [interconnect] keys by type.
+INTERCONNECT_NUMBERS = ("scale_up_bw_bytes_per_s_per_direction", "pcie_bw_bytes_per_s_per_direction",
+                        "scale_up_latency_s", "scale_out_bw_bytes_per_s_per_direction", "scale_out_latency_s",
+                        "scale_up_link_bw_bytes_per_s_per_direction", "scale_up_peer_bw_bytes_per_s_per_direction")
+INTERCONNECT_INTS = ("scale_up_domain_devices", "scale_up_links", "devices_per_node")
+INTERCONNECT_STRINGS = ("scale_up", "scale_out", "pcie", "scale_up_topology")
 
 
 def _num(d: dict, key: str, where: str, required: bool = True) -> float | None:
@@ -39,65 +54,111 @@ def _int(d: dict, key: str, where: str) -> int | None:
     return v
 
 
+def _str(d: dict, key: str, where: str) -> str | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v.strip():
+        raise ConfigError(f"{where}: field {key!r} must be a non-empty string, got {v!r}")
+    return v
+
+
+def _unknown(d: dict, allowed: set[str], where: str, table: str) -> None:
+    extra = sorted(set(d) - allowed)
+    if extra:
+        raise ConfigError(f"{where}: unknown field {table}{extra[0]!r}; the fields are listed in {EXAMPLE} "
+                          f"and docs/hardware.md")
+
+
+def _citations(d: dict[str, Any], key: str, where: str) -> dict[str, str]:
+    raw = d.get(key) or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ConfigError(f"{where}: [{key}] must be a table of field = \"text\"")
+    return {str(k): v for k, v in raw.items()}
+
+
+def _interconnect(raw: Any, where: str) -> Interconnect:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [interconnect] must be a table")
+    _unknown(raw, set(INTERCONNECT_NUMBERS) | set(INTERCONNECT_INTS) | set(INTERCONNECT_STRINGS), where,
+             "interconnect.")
+    kw: dict[str, Any] = {k: _num(raw, k, where, False) for k in INTERCONNECT_NUMBERS}
+    kw |= {k: _int(raw, k, where) for k in INTERCONNECT_INTS}
+    kw |= {k: _str(raw, k, where) for k in INTERCONNECT_STRINGS}
+    topo = kw["scale_up_topology"]
+    if topo is not None and topo not in SCALE_UP_TOPOLOGIES:
+        raise ConfigError(f"{where}: interconnect.scale_up_topology = {topo!r} is not known; use "
+                          f"{', '.join(SCALE_UP_TOPOLOGIES)}")
+    return Interconnect(**kw)
+
+
 def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
     """Validate and build an Accelerator from a parsed TOML table."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: a hardware file must be a TOML table; see {EXAMPLE}")
     for k in _REQUIRED:
         if k not in d:
-            raise ConfigError(f"{where}: field {k!r} is missing; see src/ridgeline/hardware/data/h100-sxm.toml")
+            raise ConfigError(f"{where}: field {k!r} is missing; see {EXAMPLE}")
+    _unknown(d, _TOP_KEYS, where, "")
     peaks_raw = d["peak_flops_per_s"]
     if not isinstance(peaks_raw, dict):
         raise ConfigError(f"{where}: [peak_flops_per_s] must be a table of dtype = FLOP/s")
     peaks = {}
-    for k, v in peaks_raw.items():
+    for k in peaks_raw:
         if k not in PEAK_DTYPES:
             raise ConfigError(f"{where}: peak_flops_per_s.{k} is not a known dtype; use {', '.join(PEAK_DTYPES)}")
         peaks[k] = _num(peaks_raw, k, where)
-    ic_raw = d.get("interconnect", {}) or {}
-    if not isinstance(ic_raw, dict):
-        raise ConfigError(f"{where}: [interconnect] must be a table")
-    ic = Interconnect(
-        scale_up=ic_raw.get("scale_up"),
-        scale_up_bw_bytes_per_s_per_direction=_num(ic_raw, "scale_up_bw_bytes_per_s_per_direction", where, False),
-        scale_out=ic_raw.get("scale_out"),
-        pcie_bw_bytes_per_s_per_direction=_num(ic_raw, "pcie_bw_bytes_per_s_per_direction", where, False),
-        scale_up_domain_devices=_int(ic_raw, "scale_up_domain_devices", where),
-        scale_up_latency_s=_num(ic_raw, "scale_up_latency_s", where, False),
-        scale_out_bw_bytes_per_s_per_direction=_num(ic_raw, "scale_out_bw_bytes_per_s_per_direction", where, False),
-        scale_out_latency_s=_num(ic_raw, "scale_out_latency_s", where, False),
-    )
+    ic = _interconnect(d.get("interconnect", {}) or {}, where)
     aliases = d.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise ConfigError(f"{where}: field 'aliases' must be a list of strings")
-    for k in ("id", "name", "vendor", "kind"):
-        if not isinstance(d[k], str) or not d[k].strip():
-            raise ConfigError(f"{where}: field {k!r} must be a non-empty string")
+    for k in _TOP_STRINGS:
+        if k in d:
+            _str(d, k, where)
     year = d["launch_year"]
-    if isinstance(year, bool) or not isinstance(year, int):
-        raise ConfigError(f"{where}: field 'launch_year' must be an integer year")
+    if isinstance(year, bool) or not isinstance(year, int) or not 1950 <= year <= 2100:
+        raise ConfigError(f"{where}: field 'launch_year' must be an integer year, got {year!r}")
+    verification = _citations(d, "verification", where)
+    for k, v in verification.items():
+        if v not in VERIFICATION_LEVELS:
+            raise ConfigError(f"{where}: verification.{k} = {v!r} is not a level; use {', '.join(VERIFICATION_LEVELS)}")
+    frac = _num(d, "gpu_working_set_fraction", where, False)
+    if frac is not None and frac > 1:
+        raise ConfigError(f"{where}: field 'gpu_working_set_fraction' is a share of RAM in (0, 1], got {frac!r}")
     return Accelerator(
-        id=str(d["id"]), name=str(d["name"]), vendor=str(d["vendor"]), kind=str(d["kind"]), launch_year=year,
+        id=d["id"], name=d["name"], vendor=d["vendor"], kind=d["kind"], launch_year=year,
         memory_bytes=_num(d, "memory_bytes", where), mem_bw_bytes_per_s=_num(d, "mem_bw_bytes_per_s", where),
         peak_flops_per_s=peaks, aliases=tuple(aliases), memory_type=d.get("memory_type"),
         tdp_w=_num(d, "tdp_w", where, False), on_chip_bytes=_num(d, "on_chip_bytes", where, False),
         price_usd=_num(d, "price_usd", where, False), interconnect=ic,
-        sources={str(k): str(v) for k, v in (d.get("sources") or {}).items()},
-        verification={str(k): str(v) for k, v in (d.get("verification") or {}).items()},
+        sources=_citations(d, "sources", where), verification=verification,
         usable_memory_bytes=_num(d, "usable_memory_bytes", where, False),
         runtime_overhead_bytes=_num(d, "runtime_overhead_bytes", where, False),
+        driver_total_memory_bytes=_num(d, "driver_total_memory_bytes", where, False),
+        gpu_working_set_fraction=frac,
         origin=where,
     )
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a hardware file: a regular file (never a FIFO or device), bounded in size."""
     try:
-        size = path.stat().st_size
-        if size > MAX_TOML_BYTES:
-            raise ConfigError(f"{path}: {size} bytes is too large for a hardware file (limit {MAX_TOML_BYTES})")
-        return tomllib.loads(path.read_text("utf-8"))
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: not a regular file; pass a hardware .toml file")
+        if st.st_size > MAX_TOML_BYTES:
+            raise ConfigError(f"{path}: {st.st_size} bytes is too large for a hardware file (limit {MAX_TOML_BYTES})")
+        with path.open("rb") as f:
+            data = f.read(MAX_TOML_BYTES + 1)
+        if len(data) > MAX_TOML_BYTES:
+            raise ConfigError(f"{path}: too large for a hardware file (limit {MAX_TOML_BYTES} bytes)")
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML ({e}); fix the file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file; pass a hardware .toml file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a hardware file; see {EXAMPLE}") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror}); check the path") from None
 
@@ -130,9 +191,15 @@ def get_accelerator(name: str) -> Accelerator:
     """Look an accelerator up by id or alias (case-insensitive), or load a custom ``.toml`` file."""
     if not isinstance(name, str) or not name.strip():
         raise UnknownNameError("GPU", str(name), [], "give a name such as h100 or a .toml file")
+    if len(name) > 4096:
+        raise UnknownNameError("GPU", name[:40] + "...", [], "a GPU name or a path is at most 4096 characters")
     path = Path(name).expanduser()
-    if name.endswith(".toml") or path.is_file():
-        if not path.is_file():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):
+        exists = False
+    if name.endswith(".toml") or (exists and not path.is_dir()):
+        if not exists:
             raise ConfigError(f"{name}: no such hardware file; check the path")
         return accelerator_from_dict(read_toml(path), str(path))
     key = _norm(name)
