@@ -134,11 +134,15 @@ def model(
 ) -> None:
     """Show a model's spec and exact per-component parameter breakdown (and a checkpoint's stored tensors)."""
     from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
-    from ridgeline.model.load import find_preset, load_model  # noqa: PLC0415
+    from ridgeline.model.load import check_path, find_preset, load_model  # noqa: PLC0415
     from ridgeline.model.params import count_params  # noqa: PLC0415
 
-    path = Path(name).expanduser()
+    path = check_path(name)  # one line for absurd names, symlink loops, FIFOs; never blocks
     ck = None
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        from ridgeline.model.gguf import inspect_gguf  # noqa: PLC0415
+
+        ck = inspect_gguf(path)  # stored bytes per ggml type, headers only
     if path.is_file() and path.suffix == ".safetensors":
         ck = inspect_checkpoint(path)
         if as_json:

@@ -20,6 +20,7 @@ config dict and goes through the one adapter, :func:`ridgeline.model.hf.spec_fro
 
 from __future__ import annotations
 
+import errno
 import math
 import mmap
 import re
@@ -237,10 +238,8 @@ def _open_regular(path: Path) -> int:
     """The size of a regular file; FIFOs, devices, sockets and folders are refused before opening."""
     try:
         st = path.stat()
-    except RuntimeError:  # symlink loop on some Python versions
-        raise CheckpointError(f"{path}: symlink loop; point at the file itself") from None
     except OSError as e:
-        if e.errno == 40:  # ELOOP
+        if e.errno == errno.ELOOP:
             raise CheckpointError(f"{path}: symlink loop; point at the file itself") from None
         raise CheckpointError(f"{path}: cannot read ({e.strerror}); check the path") from None
     if not stat.S_ISREG(st.st_mode):

@@ -113,12 +113,14 @@ def find_base_preset(name: str) -> PresetInfo | None:
     ``Llama-3.1-8B-Instruct`` -> Llama-3.1-8B, ``gemma-2-9b`` -> gemma-2-9b-it."""
     if not isinstance(name, str) or len(name) > MAX_REF_CHARS or find_preset(name) is not None:
         return None
-    m = _TUNE_SUFFIX.search(name.strip())
+    stem = name.strip()
+    m = _TUNE_SUFFIX.search(stem)
     if m:
-        return find_preset(name.strip()[:m.start()])
-    for suffix in _TUNE_ADD:
-        p = find_preset(name.strip() + suffix)
-        if p is not None:
+        stem = stem[:m.start()]
+        if (p := find_preset(stem)) is not None:
+            return p
+    for suffix in _TUNE_ADD:  # gemma-2-9b -> gemma-2-9b-it; llama-3.2-1b-base -> llama-3.2-1b-instruct
+        if (p := find_preset(stem + suffix)) is not None:
             return p
     return None
 
@@ -229,8 +231,9 @@ def _path_state(path: Path) -> str:
     return "dir" if stat.S_ISDIR(st.st_mode) else "other"
 
 
-def resolve(ref: str) -> Resolved:
-    """Resolve a model reference (see the module docstring for the order)."""
+def check_path(ref: str) -> Path:
+    """The reference as a Path, after the checks that must come before any ``stat`` by the caller:
+    an empty or absurdly long name, a NUL, a symlink loop, a dangling link (one line each)."""
     if not isinstance(ref, str) or not ref.strip():
         raise ConfigError("model: empty name; give a preset (see `ridgeline models`), a config.json path or a folder")
     if len(ref) > MAX_REF_CHARS:
@@ -238,7 +241,10 @@ def resolve(ref: str) -> Resolved:
                           f"(limit {MAX_REF_CHARS:,}); check the argument")
     if "\x00" in ref:
         raise ConfigError(f"model: {_show(ref)} contains a NUL character; check the argument")
-    path = Path(ref).expanduser()
+    try:
+        path = Path(ref).expanduser()
+    except RuntimeError:  # "~user" with no such user: not a home folder, so a missing path
+        path = Path(ref)
     state = _path_state(path)
     if state == "loop":
         raise ConfigError(f"{path}: symlink loop; point at the config.json, folder or .gguf file itself")
@@ -246,6 +252,13 @@ def resolve(ref: str) -> Resolved:
         raise ConfigError(f"{path}: symlink to a missing file ({os.readlink(path)}); fix the link or the path")
     if state == "toolong":
         raise ConfigError(f"model: path {_show(ref)} is too long for the file system; check the argument")
+    return path
+
+
+def resolve(ref: str) -> Resolved:
+    """Resolve a model reference (see the module docstring for the order)."""
+    path = check_path(ref)
+    state = _path_state(path)
     if state == "dir":
         cfg_path = path / "config.json"
         cstate = _path_state(cfg_path)
@@ -277,7 +290,13 @@ def resolve(ref: str) -> Resolved:
         return Resolved(preset_config(base), base.name, f"preset {base.name} ({base.hf_repo or 'no hub repo'})",
                         (note,), preset=base)
     if hub:
-        return Resolved(_from_hub(ref), ref.split("/", 1)[1], f"hub {ref}")
+        try:
+            return Resolved(_from_hub(ref), ref.split("/", 1)[1], f"hub {ref}")
+        except HubError as e:
+            close = suggest_presets(ref)
+            if close:  # a typo of a preset's hub id is likelier than an uncached repo
+                raise HubError(f"{e}; or did you mean {', '.join(repr(c) for c in close)}?") from None
+            raise
     raise UnknownModelError(ref, "see `ridgeline models`, or pass a config.json path, a .gguf file or a hub id")
 
 
