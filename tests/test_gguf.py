@@ -340,3 +340,19 @@ def test_cli_bad_gguf_exit_2(tmp_path, capsys):
         assert main(cmd) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_long_vocabulary_is_counted_not_kept_and_truncation_inside_it_fails(tmp_path):
+    n = rg.MAX_KEPT_ARRAY + 1000
+    meta = _hf_to_gguf_meta(TINY["llama"], "llama") | {"tokenizer.ggml.tokens": [f"tok{i}" for i in range(n)]}
+    f = write_gguf(tmp_path / "v.gguf", "llama", meta, [])
+    info = rg.inspect_gguf(f)
+    arr = info.metadata["tokenizer.ggml.tokens"]
+    assert arr.length == n and arr.values is None
+    assert rg.gguf_config(info)["vocab_size"] == n
+    data = f.read_bytes()
+    cut = data.index(b"tok3000")  # inside the array
+    (tmp_path / "cut.gguf").write_bytes(data[:cut])
+    with pytest.raises(CheckpointError, match="tokenizer.ggml.tokens") as e:
+        rg.inspect_gguf(tmp_path / "cut.gguf")
+    _one_line(e.value)

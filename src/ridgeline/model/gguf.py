@@ -203,6 +203,20 @@ class _Cursor:
         except UnicodeDecodeError:
             raise self.fail(f"{what} is not UTF-8") from None
 
+    def skip_strings(self, n: int, what: str) -> None:
+        """Step over ``n`` strings (a vocabulary, merges) without decoding them: a tight loop."""
+        buf, pos, size, unpack = self.buf, self.pos, self.size, struct.Struct("<Q").unpack_from
+        for _ in range(n):
+            if pos + 8 > size:
+                self.pos = pos
+                raise self.fail(f"{what} runs past the end of the file")
+            (k,) = unpack(buf, pos)
+            pos += 8 + k
+            if k > MAX_STRING_BYTES or pos > size:
+                self.pos = pos - k
+                raise self.fail(f"{what} holds a string of {k:,} bytes past the end of the file or the limit")
+        self.pos = pos
+
     def value(self, vtype: int, what: str, depth: int = 0) -> Any:
         if vtype in _SCALARS:
             size, code = _SCALARS[vtype]
@@ -226,8 +240,10 @@ class _Cursor:
             self.string_elements += n
             if self.string_elements > MAX_STRING_ELEMENTS:
                 raise self.fail(f"string arrays hold more than {MAX_STRING_ELEMENTS:,} elements in all")
-            vals = [self.string(f"{what}[{i}]", keep=keep) for i in range(n)]
-            return GGUFArray(etype, n, tuple(vals) if keep else None)
+            if not keep:
+                self.skip_strings(n, what)
+                return GGUFArray(etype, n, None)
+            return GGUFArray(etype, n, tuple(self.string(f"{what}[{i}]") for i in range(n)))
         if etype == _ARRAY:
             vals = [self.value(_ARRAY, f"{what}[{i}]", depth + 1) for i in range(n)]
             return GGUFArray(etype, n, tuple(vals) if keep else None)
@@ -435,7 +451,7 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
         "max_position_embeddings": g.get("context_length"),
         # llama.cpp leaves the output matrix out when it is the embedding (tied)
         "tie_word_embeddings": "output.weight" not in names,
-        # llama.cpp's default KV cache type is f16 (--cache-type-k/-v, common/arg.cpp); the weights are as stored
+        # llama.cpp's default KV cache type is f16 (common_params::cache_type_k/v, common/common.h); weights as stored
         "torch_dtype": "float16",
     }
     # biases are not in the metadata: their tensors say (llama's attention_bias / mlp_bias)
