@@ -356,3 +356,37 @@ def test_long_vocabulary_is_counted_not_kept_and_truncation_inside_it_fails(tmp_
     with pytest.raises(CheckpointError, match="tokenizer.ggml.tokens") as e:
         rg.inspect_gguf(tmp_path / "cut.gguf")
     _one_line(e.value)
+
+
+_GOOD_CACHE: dict[str, bytes] = {}
+
+
+def _good_bytes(tmp_path_factory) -> bytes:
+    if "b" not in _GOOD_CACHE:
+        _GOOD_CACHE["b"] = _good(tmp_path_factory.mktemp("good"))
+    return _GOOD_CACHE["b"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 1500), st.integers(0, 255)), min_size=1, max_size=8),
+       cut=st.one_of(st.none(), st.integers(0, 20000)))
+def test_mutated_headers_fail_in_one_line_or_parse(tmp_path_factory, edits, cut):
+    """Random byte edits in the header region (and random truncation): the reader and the mapping
+    either succeed or raise one-line InputErrors; never another exception, never a hang."""
+    data = bytearray(_good_bytes(tmp_path_factory))
+    for pos, val in edits:
+        if pos < len(data):
+            data[pos] = val
+    if cut is not None:
+        data = data[:cut]
+    f = tmp_path_factory.mktemp("fuzz") / "f.gguf"
+    f.write_bytes(bytes(data))
+    try:
+        info = rg.inspect_gguf(f)
+        count_params(rg.spec_from_gguf(f, info))
+    except InputError as e:
+        _one_line(e)

@@ -164,6 +164,12 @@ class GGUFInfo:
 
 # ----------------------------------------------------------------------------- the reader
 
+def _q(x: Any, limit: int = 60) -> str:
+    """A name or value from the file for a one-line message: repr, cut to ``limit`` characters."""
+    r = repr(x)
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
 class _Cursor:
     """Bounded little-endian reads from a memory map; any overrun is a one-line error."""
 
@@ -298,44 +304,44 @@ def _parse(c: _Cursor) -> tuple[int, dict[str, Any], list[GGUFTensor]]:
     meta: dict[str, Any] = {}
     for i in range(n_kv):
         key = c.string(f"metadata key #{i}", MAX_KEY_BYTES)
-        vtype = c.u32(f"type of {key!r}")
-        meta[key] = c.value(vtype, f"metadata {key!r}")
+        vtype = c.u32(f"type of {_q(key)}")
+        meta[key] = c.value(vtype, f"metadata {_q(key)}")
     align = meta.get("general.alignment", 32)
     if not isinstance(align, int) or isinstance(align, bool) or align < 1 or align & (align - 1) or align > 1 << 20:
-        raise c.fail(f"general.alignment {align!r} is not a power of two")
+        raise c.fail(f"general.alignment {_q(align)} is not a power of two")
     infos = []
     for i in range(n_tensors):
         name = c.string(f"tensor #{i} name", MAX_KEY_BYTES)
-        nd = c.u32(f"tensor {name!r} n_dims")
+        nd = c.u32(f"tensor {_q(name)} n_dims")
         if nd > MAX_DIMS:
-            raise c.fail(f"tensor {name!r} has {nd} dimensions (ggml allows {MAX_DIMS})")
-        shape = tuple(c.u64(f"tensor {name!r} shape") for _ in range(nd))
-        tid = c.u32(f"tensor {name!r} type")
-        off = c.u64(f"tensor {name!r} offset")
+            raise c.fail(f"tensor {_q(name)} has {nd} dimensions (ggml allows {MAX_DIMS})")
+        shape = tuple(c.u64(f"tensor {_q(name)} shape") for _ in range(nd))
+        tid = c.u32(f"tensor {_q(name)} type")
+        off = c.u64(f"tensor {_q(name)} offset")
         infos.append((name, shape, tid, off))
     data_start = -(-c.pos // align) * align
     data_len = c.size - data_start
     out = []
     for name, shape, tid, off in infos:
         if tid not in GGML_TYPES:
-            raise CheckpointError(f"{p}: tensor {name!r} has ggml type id {tid}, which is not among the "
+            raise CheckpointError(f"{p}: tensor {_q(name)} has ggml type id {tid}, which is not among the "
                                   f"{len(GGML_TYPES)} types ridgeline knows (F32 ... MXFP4, NVFP4); update ridgeline "
                                   "or re-quantize to a known type")
         tname, blk, tsize = GGML_TYPES[tid]
         numel = math.prod(shape)
         if numel >= 1 << 62:
-            raise c.fail(f"tensor {name!r} shape {list(shape)} is absurd")
+            raise c.fail(f"tensor {_q(name)} shape {list(shape)} is absurd")
         if shape and shape[0] % blk:
-            raise c.fail(f"tensor {name!r}: rows of {shape[0]} are not whole {tname} blocks of {blk}")
+            raise c.fail(f"tensor {_q(name)}: rows of {shape[0]} are not whole {tname} blocks of {blk}")
         nbytes = numel // blk * tsize
         if off % align or off + nbytes > data_len:
-            raise c.fail(f"tensor {name!r} ({tname}, {nbytes:,} bytes at offset {off:,}) lies outside the data "
+            raise c.fail(f"tensor {_q(name)} ({tname}, {nbytes:,} bytes at offset {off:,}) lies outside the data "
                          f"section ({max(data_len, 0):,} bytes)")
         out.append(GGUFTensor(name, tname, shape, off, nbytes, p.name))
     last_end, last_name = 0, ""
     for t in sorted(out, key=lambda t: t.offset):
         if t.offset < last_end:
-            raise c.fail(f"tensors {last_name!r} and {t.name!r} overlap")
+            raise c.fail(f"tensors {_q(last_name)} and {_q(t.name)} overlap")
         last_end, last_name = t.offset + t.nbytes, t.name
     return version, meta, out
 
@@ -354,7 +360,7 @@ def inspect_gguf(path: str | Path) -> GGUFInfo:
         no = meta.get("split.no", 0)
         m = _SPLIT_RE.match(p.name)
         if no != 0 or m is None:
-            raise CheckpointError(f"{p}: one part of a split GGUF (split.no {no}); pass the first file, "
+            raise CheckpointError(f"{p}: one part of a split GGUF (split.no {_q(no)}); pass the first file, "
                                   "named like NAME-00001-of-0000N.gguf")
         if count > MAX_SHARDS:
             raise CheckpointError(f"{p}: split.count {count:,} is absurd (limit {MAX_SHARDS})")
@@ -364,7 +370,7 @@ def inspect_gguf(path: str | Path) -> GGUFInfo:
                 raise CheckpointError(f"{p}: split part {f.name} is missing; download every part")
             _, m2, t2 = read_gguf_header(f)
             if m2.get("split.no") != i - 1:
-                raise CheckpointError(f"{f}: split.no is {m2.get('split.no')!r}, expected {i - 1}; the parts are mixed up")
+                raise CheckpointError(f"{f}: split.no is {_q(m2.get('split.no'))}, expected {i - 1}; the parts are mixed up")
             tensors.extend(t2)
             files.append(f.name)
         want = meta.get("split.tensors.count")
@@ -405,17 +411,17 @@ class _Meta:
         v = self.m.get(full)
         if v is None:
             if required:
-                raise ConfigError(f"{self.where}: GGUF key {full!r} is missing; the file lacks the model's "
+                raise ConfigError(f"{self.where}: GGUF key {_q(full)} is missing; the file lacks the model's "
                                   "hyperparameters, re-convert it with a current llama.cpp")
             return default
         if isinstance(v, GGUFArray):  # per-layer values: accepted when uniform
             vals = set(v.values or ())
             if v.values is None or len(vals) != 1:
-                raise ConfigError(f"{self.where}: GGUF key {full!r} varies per layer; ridgeline needs one value "
+                raise ConfigError(f"{self.where}: GGUF key {_q(full)} varies per layer; ridgeline needs one value "
                                   "for every layer (this architecture is not supported)")
             v = vals.pop()
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"{self.where}: GGUF key {full!r} must be a number, got {v!r}")
+            raise ConfigError(f"{self.where}: GGUF key {_q(full)} must be a number, got {_q(v)}")
         return v
 
 
@@ -426,7 +432,7 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
         raise ConfigError(f"{info.path}: GGUF key 'general.architecture' is missing or not a string; "
                           "the file is not a llama.cpp model")
     if arch not in GGUF_ARCHITECTURES:
-        raise ConfigError(f"{info.path}: GGUF architecture {arch!r} is not supported; supported: "
+        raise ConfigError(f"{info.path}: GGUF architecture {_q(arch)} is not supported; supported: "
                           f"{', '.join(GGUF_ARCHITECTURES)}")
     g = _Meta(info, arch)
     names = {t.name: t for t in info.tensors}
@@ -534,7 +540,7 @@ def spec_from_gguf(path: str | Path, info: GGUFInfo | None = None):
     info = info or inspect_gguf(path)
     p = Path(path)
     name = info.metadata.get("general.name")
-    name = name if isinstance(name, str) and 0 < len(name) <= 200 else p.name.removesuffix(".gguf")
+    name = name if isinstance(name, str) and 0 < len(name) <= 200 and name.isprintable() else p.stem
     spec = spec_from_config(gguf_config(info), name=name, source=f"{p} (GGUF header)")
     file_type = {t.ggml_type for t in info.tensors}
     note = (f"read from a GGUF header (architecture {info.architecture}); weights as stored "
