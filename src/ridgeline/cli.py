@@ -174,14 +174,19 @@ def model(
 ) -> None:
     """Show a model's spec and exact per-component parameter breakdown (and a checkpoint's stored tensors)."""
     from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
-    from ridgeline.model.load import find_preset, load_model  # noqa: PLC0415
+    from ridgeline.model.load import check_path, find_preset, load_model  # noqa: PLC0415
     from ridgeline.model.params import count_params  # noqa: PLC0415
 
-    path = Path(name).expanduser()
+    path = check_path(name)  # one line for absurd names, symlink loops, dangling links
     kind = _stat_kind(path)
     if kind == "other":
         raise InputError(f"model: {name[:120]!r} is not a regular file or folder (a pipe, socket or device); "
                          "pass a config.json, a checkpoint folder or a preset name", field="model")
+    gguf = None
+    if kind == "file" and path.suffix.lower() == ".gguf":
+        from ridgeline.model.gguf import inspect_gguf  # noqa: PLC0415
+
+        gguf = inspect_gguf(path)  # stored bytes per ggml type, headers only
     if kind == "file" and path.suffix == ".safetensors":
         ck = inspect_checkpoint(path)
         if as_json:
@@ -191,7 +196,7 @@ def model(
 
             checkpoint_table(ck, _console())
         return
-    ck = None
+    ck = gguf
     if kind == "dir" and (any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").exists()):
         ck = inspect_checkpoint(path)
     spec = load_model(name)
@@ -213,7 +218,8 @@ def model(
 
 def _ck_dict(ck) -> dict:
     return {"path": ck.path, "files": list(ck.files), "tensors": len(ck.tensors), "elements": ck.num_elements,
-            "bytes": ck.total_bytes, "by_dtype": ck.by_dtype(), "bytes_by_role": ck.bytes_by_role()}
+            "bytes": ck.total_bytes, "by_dtype": ck.by_dtype(),
+            "bytes_by_role": ck.bytes_by_role() if hasattr(ck, "bytes_by_role") else None}
 
 
 @app.command()
