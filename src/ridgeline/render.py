@@ -32,7 +32,8 @@ def _engine_lines(r, console: Console) -> None:
     """The engine's own start-up quantities, named as its log names them (GiB = 2^30 bytes, as engines print)."""
     a = r.engine_allocation
     name, gib = _ENGINE_NAMES[a.engine], (lambda b: f"{b / 2**30:.2f} GiB")
-    console.print(f"[bold]{name}[/bold] rule: {a.rule.split(": ", 1)[-1]}; {_FRACTION_NAMES[a.engine]} {a.memory_fraction:g} "
+    rule = a.rule.split(": ", 1)[-1]
+    console.print(f"[bold]{a.rule.split(':', 1)[0]}[/bold]: {rule}; {_FRACTION_NAMES[a.engine]} {a.memory_fraction:g} "
                   f"({a.memory_fraction_origin}) of {gib(a.device_total_bytes)}")
     t = Table(show_header=False, box=None, padding=(0, 2))
     t.add_column("quantity")
