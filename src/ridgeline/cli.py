@@ -55,6 +55,7 @@ def fit(
     max_num_batched_tokens: Annotated[Optional[str], typer.Option(help="Engine's tokens per forward pass (vLLM; SGLang chunked prefill; TensorRT-LLM max_num_tokens).")] = None,
     max_num_seqs: Annotated[Optional[int], typer.Option(help="vLLM max_num_seqs (default: vLLM's for the device).")] = None,
     block_size: Annotated[Optional[int], typer.Option(help="Tokens per KV block (vLLM 16, 64 for MLA; SGLang page 1; TensorRT-LLM 32).")] = None,
+    engine_version: Annotated[Optional[str], typer.Option(help="Engine version whose rule applies, e.g. 0.10.1 (default: the newest checked, vLLM 0.19).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Does MODEL fit on GPU? The per-device ledger, the fewest devices, the KV room in tokens.
@@ -70,7 +71,7 @@ def fit(
         prefill_chunk=prefill_chunk, kv_convention=kv_convention, mla_cache=mla_cache, keep=keep,
         unquantized=unquantized, runtime_overhead=runtime_overhead, kv_fragmentation=kv_fragmentation, engine=engine,
         memory_fraction=memory_fraction, max_model_len=max_model_len, max_num_batched_tokens=max_num_batched_tokens,
-        max_num_seqs=max_num_seqs, block_size=block_size))
+        max_num_seqs=max_num_seqs, block_size=block_size, engine_version=engine_version))
     if as_json:
         from ridgeline.serialize import dumps  # noqa: PLC0415
 

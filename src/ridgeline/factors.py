@@ -60,24 +60,54 @@ VLLM_MLA_BLOCK_SIZE = Factor(
     "vllm.mla_block_size", 64, "tokens per KV block",
     "vLLM forces block_size 64 for MLA models on the FlashMLA backend (vllm/platforms/cuda.py check_and_update_config)",
 )
+VLLM_SAMPLER_BYTES_PER_LOGIT_V0 = Factor(
+    "vllm.sampler_bytes_per_logit", 4, "B per logit of the sampler warm-up",
+    "vLLM V0 (< 0.8): the profiling run computes fp32 logits for the last token of each of max_num_seqs "
+    "sequences (vllm/worker/model_runner.py profile_run); 4 bytes per logit, derived (not fitted)",
+)
+VLLM_SAMPLER_BYTES_PER_LOGIT_V08 = Factor(
+    "vllm.sampler_bytes_per_logit", 10.4, "B per logit of the sampler warm-up",
+    "vLLM 0.8-0.10 (V1): _dummy_sampler_run in profile_run, FlashInfer top-k/top-p sampling when installed "
+    "(no sort). Value fitted on one v0.10.1.1 A100 log (dennislee22/vLLM-benchmarking, Qwen2-7B tp1 util 0.5: "
+    "0.38 GiB peak at 256 seqs); that record is excluded from the accuracy figures",
+)
 VLLM_SAMPLER_BYTES_PER_LOGIT = Factor(
-    "vllm.sampler_bytes_per_logit", 38.5, "B per logit of the sampler warm-up",
-    "vllm/v1/worker/gpu_model_runner.py _dummy_sampler_run warms the sampler on min(max_num_seqs, "
-    "max_num_batched_tokens) rows x vocab with top_k = V-1 and top_p = 0.9 (the sort path): bf16 logits, fp32 "
-    "copy, sorted values + int64 indices, softmax, cumsum, masks, scattered result, probs and exponential noise "
-    "(about 39 B per logit). Value 38.5 fitted on llm-d-benchmark config_explorer/empirical-vllm-memory-results.md "
-    "(H100: Llama-3.1-8B 4.76, Qwen3-0.6B 5.56, gpt-oss-20b 7.38 GiB peak activation at 1024 seqs); "
-    "those records are excluded from the accuracy figures",
+    "vllm.sampler_bytes_per_logit", 38.7, "B per logit of the sampler warm-up",
+    "vLLM 0.11-0.16: vllm/v1/worker/gpu_model_runner.py _dummy_sampler_run warms the sampler on min(max_num_seqs, "
+    "max_num_batched_tokens) rows x vocab with top_k = V-1, top_p = 0.9 (the sort path: bf16 logits, fp32 copy, "
+    "sorted values + int64 indices, softmax, cumsum, masks, scatter, probs, noise: about 39 B per logit). Value "
+    "fitted on two llm-d-benchmark v0.11 H100 logs (gpt-oss-20b 7.38 GiB, Qwen3-32B 5.64 GiB peak at 1024 seqs; "
+    "config_explorer/empirical-vllm-memory-results.md); those records are excluded from the accuracy figures",
+)
+VLLM_SAMPLER_BYTES_PER_LOGIT_V017 = Factor(
+    "vllm.sampler_bytes_per_logit", 15.2, "B per logit of the sampler warm-up",
+    "vLLM >= 0.17: the warm-up's peak fell from ~39 to ~15 B per logit (Qwen3-14B logs: 5.64 GiB at v0.15/v0.16, "
+    "2.23 GiB at v0.17/v0.18). Value fitted on two llm-d-planner v0.19.0 H100 logs (Llama-3.1-8B 1.89 GiB, "
+    "Gemma-2-9B 3.65 GiB at 1024 seqs); those records are excluded from the accuracy figures",
 )
 VLLM_NON_TORCH_TP1 = Factor(
-    "vllm.non_torch_bytes_tp1", 0.13 * GiB, "bytes per device",
-    "non-torch memory growth during load + profiling at tp=1 (cuBLAS/NCCL workspaces) as vLLM's memory profiler "
-    "logs it: 0.13 GiB in llm-d-benchmark empirical-vllm-memory-results.md (H100, 4 models); fitted, not derived",
+    "vllm.non_torch_bytes", 0.13 * GiB, "bytes per device",
+    "vLLM < 0.18, tp x pp = 1: non-torch memory growth during load + profiling (cuBLAS workspaces) as vLLM's "
+    "profiler logs it: 0.13 GiB (llm-d-benchmark v0.11 H100 logs; Qwen3-14B logs v0.15-v0.17); fitted, not derived",
+)
+VLLM_NON_TORCH_TP1_V018 = Factor(
+    "vllm.non_torch_bytes", 0.25 * GiB, "bytes per device",
+    "vLLM >= 0.18, tp x pp = 1: 0.25 GiB non-torch growth (llm-d-planner v0.19.0 Llama-3.1-8B tp1 log; Qwen3-14B "
+    "v0.18 log); fitted, not derived",
 )
 VLLM_NON_TORCH_TP = Factor(
-    "vllm.non_torch_bytes_tp_gt1", 0.55 * GiB, "bytes per device",
-    "non-torch memory growth at tp > 1 (NCCL + custom all-reduce buffers): 0.55 GiB for Llama-3.3-70B-FP8 tp=2 in "
-    "llm-d-benchmark empirical-vllm-memory-results.md; fitted, not derived",
+    "vllm.non_torch_bytes", 0.55 * GiB, "bytes per device",
+    "vLLM < 0.18, tp > 1: non-torch growth with NCCL + custom all-reduce buffers: 0.54-0.55 GiB at tp=2 "
+    "(llm-d-benchmark v0.11 H100 logs); fitted, not derived",
+)
+VLLM_NON_TORCH_TP_V018 = Factor(
+    "vllm.non_torch_bytes", 2.07 * GiB, "bytes per device",
+    "vLLM >= 0.18, tp > 1: 2.07 GiB non-torch growth (llm-d-planner v0.19.0 Llama-3.1-8B tp2 log); fitted, "
+    "not derived; that record is excluded from the accuracy figures",
+)
+VLLM_NON_TORCH_PP = Factor(
+    "vllm.non_torch_bytes", 0.07 * GiB, "bytes per device",
+    "vLLM, pp > 1 and tp = 1: 0.07 GiB (llm-d-planner v0.19.0 Llama-3.1-8B pp2 log); fitted, not derived",
 )
 SGLANG_PAGE_SIZE = Factor(
     "sglang.page_size", 1, "tokens per page",

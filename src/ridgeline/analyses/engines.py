@@ -23,12 +23,28 @@ from ridgeline.factors import (SGLANG_PAGE_SIZE, SGLANG_RESERVED_BASE, SGLANG_RE
                                SGLANG_RESERVED_PER_CHUNK_TOKEN, SGLANG_RESERVED_PER_DEVICE8,
                                SGLANG_RESERVED_PER_GRAPH_BS, TRTLLM_FREE_FRACTION, TRTLLM_MAX_NUM_TOKENS,
                                TRTLLM_TOKENS_PER_BLOCK, VLLM_BLOCK_SIZE, VLLM_GPU_MEMORY_UTILIZATION,
-                               VLLM_MLA_BLOCK_SIZE, VLLM_NON_TORCH_TP, VLLM_NON_TORCH_TP1,
-                               VLLM_SAMPLER_BYTES_PER_LOGIT, Factor)
+                               VLLM_MLA_BLOCK_SIZE, VLLM_NON_TORCH_PP, VLLM_NON_TORCH_TP, VLLM_NON_TORCH_TP1,
+                               VLLM_NON_TORCH_TP1_V018, VLLM_NON_TORCH_TP_V018, VLLM_SAMPLER_BYTES_PER_LOGIT,
+                               VLLM_SAMPLER_BYTES_PER_LOGIT_V0, VLLM_SAMPLER_BYTES_PER_LOGIT_V08,
+                               VLLM_SAMPLER_BYTES_PER_LOGIT_V017, Factor)
 from ridgeline.model.spec import ModelSpec
 from ridgeline.units import GiB, MiB
 
 ENGINES = ("ideal", "vllm", "sglang", "trtllm")
+#: The vLLM version whose rule applies when none is given (the newest one checked against logs).
+VLLM_DEFAULT_VERSION = "0.19"
+
+
+def parse_version(text: str | None, field: str = "--engine-version") -> tuple[int, ...] | None:
+    """"0.10.1.1", "v0.19.0", "0.6.4.dev9+g5d264f4a" -> (0, 10, 1, 1), (0, 19, 0), (0, 6, 4)."""
+    if text is None:
+        return None
+    import re  # noqa: PLC0415
+
+    m = re.match(r"^v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?(?:\.(\d{1,4}))?", str(text).strip())
+    if not m:
+        raise InputError(f"{field}: expected a version such as 0.19 or 0.10.1, got {text!r}")
+    return tuple(int(g) for g in m.groups() if g is not None)
 
 #: vLLM: EngineArgs.get_batch_defaults (vllm/engine/arg_utils.py, v0.9-v0.11): devices with at
 #: least 70 GiB that are not an A100 get the larger `vllm serve` defaults.
@@ -64,8 +80,11 @@ class EngineSettings:
     """Concurrent sequences the scheduler admits (vLLM max_num_seqs)."""
     block_size: int | None = None
     """Tokens per KV block (vLLM block_size, SGLang page_size, TensorRT-LLM tokens_per_block)."""
+    version: str | None = None
+    """Engine version whose rule applies (vLLM: its profiler changed at 0.17 and 0.18); None: the newest."""
 
     def __post_init__(self) -> None:
+        parse_version(self.version)
         if self.engine not in ENGINES:
             raise InputError(f"--engine: unknown {self.engine!r}; use one of {', '.join(ENGINES)}")
         f = self.memory_fraction
@@ -150,11 +169,25 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def rotary_cache_bytes(spec: ModelSpec, element_bytes: float) -> float:
+    """vLLM's rotary embedding keeps a cos/sin cache of max_position_embeddings x rotary_dim in
+    the model dtype (vllm/model_executor/layers/rotary_embedding.py ``_compute_cos_sin_cache``);
+    it is allocated with the weights and counted in "Model loading took"."""
+    if spec.learned_positions or not spec.max_position_embeddings:
+        return 0.0
+    a = spec.attention
+    rot = a.mla.qk_rope_head_dim if a.mla is not None else a.head_dim
+    return spec.max_position_embeddings * rot * element_bytes
+
+
 def allocate(settings: EngineSettings, spec: ModelSpec, stages: tuple[StageShape, ...], kv_layer_token_bytes: float,
              forward_activation: "callable", device_total_bytes: float, device_name: str, tp: int, pp: int,
-             runtime_bytes: float) -> EngineAllocation:
+             runtime_bytes: float, element_bytes: float = 2.0) -> EngineAllocation:
     """Apply ``settings.engine``'s rule. ``forward_activation(tokens)`` gives the forward-pass peak
     on one device; ``kv_layer_token_bytes`` the KV one token puts in one layer on one device."""
+    if settings.engine == "vllm":
+        rc = rotary_cache_bytes(spec, element_bytes)
+        stages = tuple(StageShape(s.weights_bytes + rc, s.full_layers, s.sliding_layers, s.last) for s in stages)
     fn = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[settings.engine]
     return fn(settings, spec, stages, kv_layer_token_bytes, forward_activation, device_total_bytes, device_name,
               tp, pp, runtime_bytes)
@@ -189,18 +222,33 @@ def _vllm(st: EngineSettings, spec, stages, p, fwd, total, name, tp, pp, runtime
     origin = "--memory-fraction" if st.memory_fraction is not None else "vLLM default"
     if st.memory_fraction is None:
         factors.append(VLLM_GPU_MEMORY_UTILIZATION)
-    big = total >= VLLM_BIG_DEVICE_BYTES and "a100" not in name.lower()
-    d_mnbt, d_seqs = VLLM_SERVE_DEFAULTS["big" if big else "small"]
+    ver = parse_version(st.version or VLLM_DEFAULT_VERSION)
+    mml = st.max_model_len or spec.max_position_embeddings or 4096
+    if ver < (0, 8):
+        # V0 (vllm/config.py SchedulerConfig): without chunked prefill a forward pass takes a whole
+        # prompt, max(max_model_len, 2048); chunked prefill turns on by default above 32k tokens (512).
+        d_mnbt, d_seqs = (max(mml, 2048), 256) if mml <= 32768 else (512, 256)
+    else:
+        big = total >= VLLM_BIG_DEVICE_BYTES and "a100" not in name.lower()
+        d_mnbt, d_seqs = VLLM_SERVE_DEFAULTS["big" if big else "small"]
     mnbt = st.max_num_batched_tokens or d_mnbt
     seqs = st.max_num_seqs or min(d_seqs, mnbt)
-    mml = st.max_model_len or spec.max_position_embeddings or 4096
     bs = st.block_size or int((VLLM_MLA_BLOCK_SIZE if spec.attention.mla is not None else VLLM_BLOCK_SIZE).value)
     if st.block_size is None:
         factors.append(VLLM_MLA_BLOCK_SIZE if spec.attention.mla is not None else VLLM_BLOCK_SIZE)
-    non_torch = (VLLM_NON_TORCH_TP1 if tp * pp == 1 else VLLM_NON_TORCH_TP)
-    factors += [non_torch, VLLM_SAMPLER_BYTES_PER_LOGIT]
+    new_nt = ver >= (0, 18)
+    if tp > 1:
+        non_torch = VLLM_NON_TORCH_TP_V018 if new_nt else VLLM_NON_TORCH_TP
+    elif pp > 1:
+        non_torch = VLLM_NON_TORCH_PP
+    else:
+        non_torch = VLLM_NON_TORCH_TP1_V018 if new_nt else VLLM_NON_TORCH_TP1
+    per_logit = (VLLM_SAMPLER_BYTES_PER_LOGIT_V017 if ver >= (0, 17) else VLLM_SAMPLER_BYTES_PER_LOGIT
+                 if ver >= (0, 11) else VLLM_SAMPLER_BYTES_PER_LOGIT_V08 if ver >= (0, 8)
+                 else VLLM_SAMPLER_BYTES_PER_LOGIT_V0)
+    factors += [non_torch, per_logit]
     rows = min(seqs, mnbt)
-    sampler = rows * spec.vocab_size * VLLM_SAMPLER_BYTES_PER_LOGIT.value
+    sampler = rows * spec.vocab_size * per_logit.value
     forward = fwd(mnbt)
     budget = f * total
     page = bs * p
@@ -223,11 +271,11 @@ def _vllm(st: EngineSettings, spec, stages, p, fwd, total, name, tp, pp, runtime
                      f"{groups} groups of {g}; sliding groups keep min(W - 1 + max_num_batched_tokens, "
                      "max_model_len) tokens per request")
     conc = blocks / per_req if per_req else 0.0
-    notes.append(f"vLLM profile: max_num_batched_tokens {mnbt}, max_num_seqs {seqs} "
+    notes.append(f"vLLM {'.'.join(map(str, ver))} rule; profile: max_num_batched_tokens {mnbt}, max_num_seqs {seqs} "
                  f"({'given' if st.max_num_batched_tokens else 'vllm serve default for this device'}); "
                  "CUDA-graph memory is captured after the KV cache and is not in this budget")
     return EngineAllocation(
-        engine="vllm", rule="vLLM V1 (v0.9-v0.11): utilization x total - weights - profiled peak - non-torch",
+        engine="vllm", rule=f"vLLM {'.'.join(map(str, ver))}: utilization x total - weights - profiled peak - non-torch",
         memory_fraction=f, memory_fraction_origin=origin, device_total_bytes=total, budget_bytes=budget,
         weights_bytes=s.weights_bytes, activation_peak_bytes=peak, other_bytes=non_torch.value,
         available_kv_cache_bytes=avail, kv_pool_bytes=blocks * page * g, block_size=bs, num_blocks=blocks,

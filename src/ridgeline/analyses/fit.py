@@ -186,7 +186,7 @@ class _Model:
         spec, act = self.spec, self.prec.activations.bytes_per_element
         return allocate(st, spec, self.stages(plan), kv_layer_token_bytes(spec, self.prec, self.layout, plan.tp),
                         lambda n: forward_activation_bytes(spec, n, act, plan.tp), capacity, f"{hw.id} {hw.name}",
-                        plan.tp, plan.pp, self.ov.runtime.value)
+                        plan.tp, plan.pp, self.ov.runtime.value, self.prec.activations.bytes_per_element)
 
 
 def _plans(n: int):
@@ -334,6 +334,7 @@ class FitRequest:
     max_num_batched_tokens: int | str | None = None
     max_num_seqs: int | None = None
     block_size: int | None = None
+    engine_version: str | None = None
 
 
 def _keep_roles(keep: str | None) -> frozenset[str] | None:
@@ -399,7 +400,7 @@ def fit_request(req: FitRequest) -> FitResult:
     prec = Precision.build(spec, req.weights, req.kv_dtype, None, req.unquantized, _keep_roles(req.keep))
     eng = EngineSettings(req.engine, req.memory_fraction, _tokens(req.max_model_len, "--max-model-len"),
                          _tokens(req.max_num_batched_tokens, "--max-num-batched-tokens"), req.max_num_seqs,
-                         req.block_size)
+                         req.block_size, req.engine_version)
     ctx_max = isinstance(req.context, str) and req.context.strip().lower() == "max"
     batch_max = isinstance(req.batch, str) and req.batch.strip().lower() == "max"
     if ctx_max and batch_max:
