@@ -51,6 +51,16 @@ CORRECTIONS = {
         "were copied from the Qwen2-7B records"),
 }
 
+#: Versions the records' own notes infer from the log format where the log does not print one.
+INFERRED_VERSION = {
+    "vllm-llama31-8b-rtx3090-tp1-20k": "0.6.4",
+    "vllm-llama31-8b-rtx3090-tp1-29k": "0.6.4",
+    "vllm-llama3-8b-80gb-tp1-a": "0.6.5",
+    "vllm-qwen3-235b-a22b-fp8-h100-tp4": "0.9.2",
+    "vllm-llmdbench-gptoss-20b-h100-tp1-16k": "0.11.0",
+    "vllm-llmdbench-qwen3-32b-h100-tp1-16k": "0.11.0",
+}
+
 #: Device totals (torch's view, GiB) that other logs of the same GPU model print, for records whose
 #: own log does not (rule-only mode; labelled in the table).
 TOTAL_FROM_OTHER_LOGS_GIB = {
@@ -154,6 +164,9 @@ def main() -> int:
     for r in recs:
         if r["id"] in CORRECTIONS:
             r.update(CORRECTIONS[r["id"]][0])
+        if not r.get("engine_version") and r["id"] in INFERRED_VERSION:
+            r["engine_version"] = INFERRED_VERSION[r["id"]]
+            r["version_inferred"] = True
     rows, skipped = [], []
     for r in recs:
         if r.get("engine") not in ("vllm", "sglang", "trtllm"):
@@ -232,7 +245,8 @@ def write(rows, skipped) -> None:
         cal = " (calibration)" if r["id"] in CALIBRATION else ""
         total = " (total from other logs)" if x["borrowed"] else "" if x["has_total"] else " (no total known)"
         src = r.get("source", "").split(" ")[0]
-        lines.append(f"| {r['id']}{cal}{total} | {r['engine']} | {r.get('engine_version') or '?'} | "
+        ver = (r.get("engine_version") or "?") + (" (inferred)" if r.get("version_inferred") else "")
+        lines.append(f"| {r['id']}{cal}{total} | {r['engine']} | {ver} | "
                      f"{r.get('tp') or 1}/{r.get('pp') or 1} | {w} | {kv} | {tok} | {e2e} | {src} |")
     lines += ["", "## Calibration records", ""]
     lines += [f"- `{k}`: {v}" for k, v in CALIBRATION.items()]

@@ -109,6 +109,15 @@ VLLM_NON_TORCH_PP = Factor(
     "vllm.non_torch_bytes", 0.07 * GiB, "bytes per device",
     "vLLM, pp > 1 and tp = 1: 0.07 GiB (llm-d-planner v0.19.0 Llama-3.1-8B pp2 log); fitted, not derived",
 )
+VLLM_MXFP4_PAD_INTERMEDIATE = Factor(
+    "vllm.mxfp4_pad_intermediate", 128, "elements",
+    "vllm/model_executor/layers/quantization/mxfp4.py Mxfp4MoEMethod.create_weights (triton-kernels path on "
+    "Hopper/Ampere): each expert's intermediate size per tp rank is rounded up to a multiple of 128",
+)
+VLLM_MXFP4_PAD_HIDDEN = Factor(
+    "vllm.mxfp4_pad_hidden", 256, "elements",
+    "same function: the experts' hidden size is rounded up to a multiple of 256 (gpt-oss: 2880 -> 3072)",
+)
 SGLANG_PAGE_SIZE = Factor(
     "sglang.page_size", 1, "tokens per page",
     "python/sglang/srt/server_args.py ServerArgs.page_size default 1 (token-granular pool)",

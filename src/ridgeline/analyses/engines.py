@@ -23,7 +23,7 @@ from ridgeline.factors import (SGLANG_PAGE_SIZE, SGLANG_RESERVED_BASE, SGLANG_RE
                                SGLANG_RESERVED_PER_CHUNK_TOKEN, SGLANG_RESERVED_PER_DEVICE8,
                                SGLANG_RESERVED_PER_GRAPH_BS, TRTLLM_FREE_FRACTION, TRTLLM_MAX_NUM_TOKENS,
                                TRTLLM_TOKENS_PER_BLOCK, VLLM_BLOCK_SIZE, VLLM_GPU_MEMORY_UTILIZATION,
-                               VLLM_MLA_BLOCK_SIZE, VLLM_NON_TORCH_PP, VLLM_NON_TORCH_TP, VLLM_NON_TORCH_TP1,
+                               VLLM_MLA_BLOCK_SIZE, VLLM_MXFP4_PAD_HIDDEN, VLLM_MXFP4_PAD_INTERMEDIATE, VLLM_NON_TORCH_PP, VLLM_NON_TORCH_TP, VLLM_NON_TORCH_TP1,
                                VLLM_NON_TORCH_TP1_V018, VLLM_NON_TORCH_TP_V018, VLLM_SAMPLER_BYTES_PER_LOGIT,
                                VLLM_SAMPLER_BYTES_PER_LOGIT_V0, VLLM_SAMPLER_BYTES_PER_LOGIT_V08,
                                VLLM_SAMPLER_BYTES_PER_LOGIT_V017, Factor)
@@ -106,6 +106,8 @@ class StageShape:
     sliding_layers: int
     last: bool
     """The last stage computes logits (and runs the sampler)."""
+    expert_bytes: float = 0.0
+    """Of weights_bytes, the routed experts' bytes."""
 
 
 @dataclass(frozen=True)
@@ -180,14 +182,26 @@ def rotary_cache_bytes(spec: ModelSpec, element_bytes: float) -> float:
     return spec.max_position_embeddings * rot * element_bytes
 
 
+def mxfp4_expert_padding(spec: ModelSpec, tp: int) -> float:
+    """Factor by which vLLM's MXFP4 MoE layout pads the experts' stored bytes (see the two factors)."""
+    if spec.moe is None:
+        return 1.0
+    i = spec.moe.expert_intermediate_size / tp
+    h = spec.hidden_size
+    pi, ph = int(VLLM_MXFP4_PAD_INTERMEDIATE.value), int(VLLM_MXFP4_PAD_HIDDEN.value)
+    return (_cdiv(math.ceil(i), pi) * pi * _cdiv(h, ph) * ph) / (i * h)
+
+
 def allocate(settings: EngineSettings, spec: ModelSpec, stages: tuple[StageShape, ...], kv_layer_token_bytes: float,
              forward_activation: "callable", device_total_bytes: float, device_name: str, tp: int, pp: int,
-             runtime_bytes: float, element_bytes: float = 2.0) -> EngineAllocation:
+             runtime_bytes: float, element_bytes: float = 2.0, expert_format: str = "") -> EngineAllocation:
     """Apply ``settings.engine``'s rule. ``forward_activation(tokens)`` gives the forward-pass peak
     on one device; ``kv_layer_token_bytes`` the KV one token puts in one layer on one device."""
     if settings.engine == "vllm":
         rc = rotary_cache_bytes(spec, element_bytes)
-        stages = tuple(StageShape(s.weights_bytes + rc, s.full_layers, s.sliding_layers, s.last) for s in stages)
+        pad = mxfp4_expert_padding(spec, tp) if expert_format == "mxfp4" else 1.0
+        stages = tuple(StageShape(s.weights_bytes + rc + s.expert_bytes * (pad - 1), s.full_layers, s.sliding_layers,
+                                  s.last, s.expert_bytes * pad) for s in stages)
     fn = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[settings.engine]
     return fn(settings, spec, stages, kv_layer_token_bytes, forward_activation, device_total_bytes, device_name,
               tp, pp, runtime_bytes)

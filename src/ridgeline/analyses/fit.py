@@ -177,16 +177,18 @@ class _Model:
         out = []
         t = self.table
         for s, r in enumerate(stage_layers(self.spec.num_layers, plan.pp)):
-            w = sum(stage_weight_terms(t, self.prec, plan, r, s == 0, s == plan.pp - 1).values()) * self.scale
+            terms = stage_weight_terms(t, self.prec, plan, r, s == 0, s == plan.pp - 1)
+            w = sum(terms.values()) * self.scale
             sl = t.sliding_prefix[r.stop] - t.sliding_prefix[r.start] if self.spec.sliding_window else 0
-            out.append(StageShape(w, len(r) - sl, sl, s == plan.pp - 1))
+            out.append(StageShape(w, len(r) - sl, sl, s == plan.pp - 1, terms.get("weights.expert", 0.0) * self.scale))
         return tuple(out)
 
     def engine(self, st: EngineSettings, plan: ParallelPlan, hw: Accelerator, capacity: float) -> EngineAllocation:
         spec, act = self.spec, self.prec.activations.bytes_per_element
         return allocate(st, spec, self.stages(plan), kv_layer_token_bytes(spec, self.prec, self.layout, plan.tp),
                         lambda n: forward_activation_bytes(spec, n, act, plan.tp), capacity, f"{hw.id} {hw.name}",
-                        plan.tp, plan.pp, self.ov.runtime.value, self.prec.activations.bytes_per_element)
+                        plan.tp, plan.pp, self.ov.runtime.value, self.prec.activations.bytes_per_element,
+                        self.prec.format_for("expert").name)
 
 
 def _plans(n: int):
