@@ -99,7 +99,9 @@ def test_max_sequences_follow_from_free_memory():
     free = r.capacity_bytes - led.stage_fixed_bytes[0]
     per_seq = 8192 * 327_680 * (1 + KV_FRAGMENTATION.value)
     assert r.max_concurrent_sequences == int(free // per_seq)
-    assert r.max_kv_tokens == r.max_concurrent_sequences * 8192
+    # KV room counts tokens, not whole sequences x context (issue 9, item 5)
+    assert r.max_kv_tokens == int(free // (327_680 * (1 + KV_FRAGMENTATION.value)))
+    assert r.max_kv_tokens > r.max_concurrent_sequences * 8192
 
 
 @settings(max_examples=40, deadline=None)

@@ -78,8 +78,8 @@ def fit(
     gpu: Annotated[str, typer.Option("--gpu", "-g", help="Accelerator name (see `ridgeline hardware`) or a .toml file.")] = "h100",
     weights: Annotated[Optional[str], typer.Option(help="Weight format: bf16, fp16, fp8, int8, int4[-gN], awq, gptq, nf4, mxfp4, nvfp4, q4_k_m, ...")] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache format (default: the unquantized weight format).")] = None,
-    batch: Annotated[int, typer.Option(help="Concurrent sequences.")] = 1,
-    context: Annotated[str, typer.Option(help="Tokens per sequence (prompt + output): 8192, 8k, 128k. Default: min(4096, model max).")] = "",
+    batch: Annotated[str, typer.Option(help="Concurrent sequences, or 'max' for the most that fit at the context.")] = "1",
+    context: Annotated[str, typer.Option(help="Tokens per sequence (prompt + output): 8192, 8k, 128k, or 'max' for the longest that fits at the batch. Default: --max-model-len if given, else min(4096, model max).")] = "",
     tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
     pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
     prefill_chunk: Annotated[int, typer.Option(help="Tokens per prefill forward pass (sets the activation peak).")] = 8192,
@@ -89,59 +89,33 @@ def fit(
     unquantized: Annotated[Optional[str], typer.Option(help="Format of the kept tensors (default: checkpoint dtype or bf16).")] = None,
     runtime_overhead: Annotated[Optional[str], typer.Option(help="Per-device runtime overhead, e.g. 1GiB (default 0.75 GiB).")] = None,
     kv_fragmentation: Annotated[Optional[float], typer.Option(help="KV fragmentation fraction (default 0.04).")] = None,
+    engine: Annotated[str, typer.Option(help="Whose memory rule sizes the KV pool: ideal (ridgeline's ledger), vllm, sglang, trtllm.")] = "ideal",
+    memory_fraction: Annotated[Optional[float], typer.Option(help="vLLM gpu_memory_utilization / SGLang mem_fraction_static / TensorRT-LLM kv_cache_free_gpu_mem_fraction (default: the engine's).")] = None,
+    max_model_len: Annotated[Optional[str], typer.Option(help="Engine's longest request in tokens (default: the model's maximum).")] = None,
+    max_num_batched_tokens: Annotated[Optional[str], typer.Option(help="Engine's tokens per forward pass (vLLM; SGLang chunked prefill; TensorRT-LLM max_num_tokens).")] = None,
+    max_num_seqs: Annotated[Optional[int], typer.Option(help="vLLM max_num_seqs (default: vLLM's for the device).")] = None,
+    block_size: Annotated[Optional[int], typer.Option(help="Tokens per KV block (vLLM 16, 64 for MLA; SGLang page 1; TensorRT-LLM 32).")] = None,
+    engine_version: Annotated[Optional[str], typer.Option(help="Engine version whose rule applies, e.g. 0.10.1 (default: the newest checked, vLLM 0.19).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Does MODEL fit on GPU? The per-device memory ledger, the fewest devices, the KV room.
+    """Does MODEL fit on GPU? The per-device ledger, the fewest devices, the KV room in tokens.
 
-    On a checkpoint folder with safetensors files (and no --weights), the weight bytes are the
-    exact sum over the stored tensors, read from the headers.
+    With --engine, the KV pool, token capacity and concurrency follow that engine's own rule and
+    are named as its start-up log names them. On a checkpoint folder with safetensors files (and no
+    --weights), the weight bytes are the exact sum over the stored tensors, read from the headers.
     """
-    from ridgeline.analyses.fit import default_overheads  # noqa: PLC0415
-    from ridgeline.analyses.fit import fit as run_fit  # noqa: PLC0415
-    from ridgeline.analyses.memory import Overheads  # noqa: PLC0415
-    from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD  # noqa: PLC0415
-    from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
-    from ridgeline.model.kv import KVLayout  # noqa: PLC0415
-    from ridgeline.model.load import load_model  # noqa: PLC0415
-    from ridgeline.model.params import ROLES  # noqa: PLC0415
-    from ridgeline.units import parse_bytes, parse_tokens  # noqa: PLC0415
-    from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision  # noqa: PLC0415
+    from ridgeline.analyses.fit import FitRequest, fit_request  # noqa: PLC0415
 
-    spec = load_model(model)
-    hw = get_accelerator(gpu)
-    ctx = parse_tokens(context, "--context") if context else min(4096, spec.max_position_embeddings or 4096)
-    keep_roles = None
-    for opt, val in (("--weights", weights), ("--kv-dtype", kv_dtype), ("--keep", keep), ("--unquantized", unquantized)):
-        if val is not None and not val.strip():
-            raise InputError(f"{opt}: empty value; give a value or leave the option out")
-    if keep is not None:
-        keep_roles = frozenset() if keep.strip().lower() == "none" else frozenset(
-            k.strip().lower() for k in keep.split(",") if k.strip())
-        bad = sorted(keep_roles - set(ROLES))
-        if bad:
-            raise InputError(f"--keep: unknown role {bad[0]!r}; use some of {', '.join(ROLES)} or 'none'")
-    prec = Precision.build(spec, weights, kv_dtype, None, unquantized, keep_roles)
-    ov = None  # None: fit() picks the device's default overheads and says so
-    if runtime_overhead is not None or kv_fragmentation is not None:
-        ov = default_overheads(hw)
-        if runtime_overhead is not None:
-            ov = Overheads(RUNTIME_OVERHEAD.with_value(parse_bytes(runtime_overhead, "--runtime-overhead")),
-                           ov.kv_fragmentation)
-        if kv_fragmentation is not None:
-            if not 0 <= kv_fragmentation < 1:
-                raise InputError(f"--kv-fragmentation: must be in [0, 1), got {kv_fragmentation}")
-            ov = Overheads(ov.runtime, KV_FRAGMENTATION.with_value(kv_fragmentation))
-    stored = None
-    mpath = Path(model).expanduser()
-    if weights is None and mpath.is_dir() and (any(mpath.glob("*.safetensors"))
-                                               or (mpath / "model.safetensors.index.json").is_file()):
-        from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
-
-        stored = inspect_checkpoint(mpath).total_bytes
-    result = run_fit(spec, hw, InferenceWorkload(batch, ctx, prefill_chunk), prec, ParallelPlan(tp, pp),
-                     KVLayout(kv_convention, mla_cache), ov, stored)
+    result = fit_request(FitRequest(
+        model=model, gpu=gpu, weights=weights, kv_dtype=kv_dtype, batch=batch, context=context or None, tp=tp, pp=pp,
+        prefill_chunk=prefill_chunk, kv_convention=kv_convention, mla_cache=mla_cache, keep=keep,
+        unquantized=unquantized, runtime_overhead=runtime_overhead, kv_fragmentation=kv_fragmentation, engine=engine,
+        memory_fraction=memory_fraction, max_model_len=max_model_len, max_num_batched_tokens=max_num_batched_tokens,
+        max_num_seqs=max_num_seqs, block_size=block_size, engine_version=engine_version))
     if as_json:
-        _emit(result.to_dict())
+        from ridgeline.serialize import dumps  # noqa: PLC0415
+
+        sys.stdout.write(dumps(result) + "\n")
     else:
         from ridgeline.render import fit_table  # noqa: PLC0415
 

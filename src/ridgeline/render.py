@@ -27,11 +27,49 @@ def _factor(f) -> str:
     return f"{f.name} = {f.value:g} {f.unit}"
 
 
+_ENGINE_NAMES = {"vllm": "vLLM", "sglang": "SGLang", "trtllm": "TensorRT-LLM"}
+_FRACTION_NAMES = {"vllm": "gpu_memory_utilization", "sglang": "mem_fraction_static",
+                   "trtllm": "kv_cache_free_gpu_mem_fraction"}
+
+
+def _engine_lines(r, console: Console) -> None:
+    """The engine's own start-up quantities, named as its log names them (GiB = 2^30 bytes, as engines print)."""
+    a = r.engine_allocation
+    name, gib = _ENGINE_NAMES[a.engine], (lambda b: f"{b / 2**30:.2f} GiB")
+    rule = a.rule.split(": ", 1)[-1]
+    console.print(f"[bold]{a.rule.split(':', 1)[0]}[/bold]: {rule}; {_FRACTION_NAMES[a.engine]} {a.memory_fraction:g} "
+                  f"({a.memory_fraction_origin}) of {gib(a.device_total_bytes)}")
+    t = Table(show_header=False, box=None, padding=(0, 2))
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    if a.engine == "vllm":
+        t.add_row("Model loading took (weights per device)", gib(a.weights_bytes))
+        t.add_row(f"Activation peak of the profiling run ({a.max_num_batched_tokens:,} tokens, "
+                  f"{a.max_num_seqs:,} seqs)", gib(a.activation_peak_bytes))
+        t.add_row("Non-torch memory", gib(a.other_bytes))
+        t.add_row("Available KV cache memory", gib(a.available_kv_cache_bytes))
+        t.add_row("GPU KV cache size", f"{a.max_kv_tokens:,} tokens")
+        t.add_row(f"Maximum concurrency for {a.max_model_len:,} tokens per request", f"{a.max_concurrency:.2f}x")
+    elif a.engine == "sglang":
+        t.add_row("Load weight end: weights per device", gib(a.weights_bytes))
+        t.add_row("Memory for the KV pool", gib(a.available_kv_cache_bytes))
+        t.add_row("KV Cache is allocated. #tokens", f"{a.max_kv_tokens:,}")
+        t.add_row(f"Requests of {a.max_model_len:,} tokens at once", f"{a.max_concurrency:.2f}")
+    else:
+        t.add_row("Weights per device", gib(a.weights_bytes))
+        t.add_row(f"Runtime activation buffers ({a.max_num_batched_tokens:,} tokens)", gib(a.activation_peak_bytes))
+        t.add_row("Free after load x fraction", gib(a.available_kv_cache_bytes))
+        t.add_row("Allocated for max tokens in paged KV cache", f"{gib(a.kv_pool_bytes)} ({a.max_kv_tokens:,})")
+        t.add_row(f"Requests of {a.max_model_len:,} tokens at once", f"{a.max_concurrency:.2f}")
+    console.print(t)
+
+
 def fit_table(r, console: Console) -> None:
     led = r.ledger
-    title = (f"{r.spec.name} on {r.plan.devices} x {r.hardware.name}  (tp={r.plan.tp}, pp={r.plan.pp}; "
-             f"batch {r.workload.batch} x {r.workload.context_tokens:,} tokens; weights {r.precision.weights.name}, "
-             f"KV {r.precision.kv.name})")
+    cap = "usable" if r.hardware.capacity_basis == "usable" else "datasheet"
+    title = (f"{r.model.name} on {r.plan.devices} x {r.hardware.name}  (tp={r.plan.tp}, pp={r.plan.pp}; "
+             f"batch {r.workload.batch} x {r.workload.context_tokens:,} tokens; weights {r.precision.weights}, "
+             f"KV {r.precision.kv})")
     console.print(title, style="bold")
     t = Table()
     t.add_column("per device", style="bold")
@@ -41,11 +79,14 @@ def fit_table(r, console: Console) -> None:
         t.add_row(term, *_gbgib(b))
     t.add_section()
     t.add_row("total", *_gbgib(led.per_device_total_bytes), style="bold")
-    t.add_row("capacity", *_gbgib(r.capacity_bytes))
-    t.add_row("headroom", *_gbgib(r.headroom_bytes), style="green" if r.fits else "red")
+    t.add_row(f"capacity ({cap})", *_gbgib(r.capacity_bytes))
+    t.add_row("headroom", *_gbgib(r.headroom_bytes), style="green" if r.headroom_bytes >= 0 else "red")
     console.print(t)
+    if r.engine_allocation is not None:
+        _engine_lines(r, console)
     verdict = "[green]fits[/green]" if r.fits else "[red]does not fit[/red]"
-    console.print(f"{verdict} on {r.plan.devices} device(s).  ", end="")
+    who = "" if r.engine == "ideal" else f" under {_ENGINE_NAMES[r.engine]}'s rule"
+    console.print(f"{verdict}{who} on {r.plan.devices} device(s).  ", end="")
     if r.min_devices is None:
         console.print("No plan up to 4096 devices fits.")
     else:
@@ -55,12 +96,15 @@ def fit_table(r, console: Console) -> None:
     if r.kv_bytes_per_token_full_layers != r.kv_bytes_per_token:
         kv += (f" inside the sliding window, {fmt_bytes(r.kv_bytes_per_token_full_layers)} per token beyond it "
                "(full-attention layers only)")
-    console.print(f"params {fmt_count(r.params.total)} total, {fmt_count(r.params.active)} active per token; "
-                  f"{kv}; {fmt_bytes(r.kv_bytes_per_sequence)} per sequence of {r.workload.context_tokens:,} tokens.")
-    n = r.max_concurrent_sequences
-    console.print(f"KV room beside the weights: {n:,} sequence{'' if n == 1 else 's'} of "
-                  f"{r.workload.context_tokens:,} tokens ({r.max_kv_tokens:,} tokens).")
-    console.print("factors: " + "; ".join(_factor(f) for f in led.factors), style="dim")
+    console.print(f"params {fmt_count(r.model.params_total)} total, {fmt_count(r.model.params_active)} active per "
+                  f"token; {kv}; {fmt_bytes(r.kv_bytes_per_sequence)} per sequence of "
+                  f"{r.workload.context_tokens:,} tokens.")
+    if r.engine == "ideal":
+        n = r.max_concurrent_sequences
+        console.print(f"KV room beside the weights: {fmt_gib(r.kv_pool_bytes, 2)} per device = "
+                      f"{r.max_kv_tokens:,} tokens; {n:,} sequence{'' if n == 1 else 's'} of "
+                      f"{r.workload.context_tokens:,} tokens.")
+    console.print("factors: " + "; ".join(_factor(f) for f in r.factors), style="dim")
     for n in r.notes:
         console.print(f"note: {n}", style="dim")
 

@@ -12,17 +12,21 @@ Assumptions (named, and shown in results):
   (replication, as vLLM does). MLA's latent is replicated on every tp rank.
 - Pipeline stages take contiguous layers as evenly as possible; the first stage also holds the
   embeddings, the last the final norm and lm_head (a tied lm_head is a copy there when pp > 1).
+
+Speed: everything that depends only on (model, precision) is computed once and cached in a
+:class:`WeightTable` (per-role prefix sums of element counts over layers), so a ledger for any
+(tp, pp, batch, context) is arithmetic over a handful of numbers, not a walk over tensor groups.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ridgeline.factors import KV_FRAGMENTATION, LOGITS_BITS, RUNTIME_OVERHEAD, Factor
-from ridgeline.model.kv import KVLayout, cached_tokens, kv_elements_per_token_layer
-from ridgeline.model.params import ParamGroup, param_groups
+from ridgeline.model.kv import KVLayout, kv_elements_per_token_layer
+from ridgeline.model.params import ROLES, param_groups
 from ridgeline.model.spec import ModelSpec
 from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
 
@@ -52,6 +56,11 @@ class MemoryLedger:
     stage_kv_seq_bytes: tuple[float, ...] = ()
     """Per pipeline stage, KV bytes (with fragmentation) one sequence puts on one device."""
     factors: tuple[Factor, ...] = field(default_factory=tuple)
+    stage_weights_bytes: tuple[float, ...] = ()
+    """Per pipeline stage, weight bytes on one device."""
+    stage_kv_token_bytes: tuple[float, ...] = ()
+    """Per pipeline stage, KV bytes (with fragmentation) one token of context puts on one device
+    if every layer of the stage keeps it (no window full yet)."""
 
     @property
     def per_device_total_bytes(self) -> float:
@@ -73,32 +82,100 @@ def stage_layers(num_layers: int, pp: int) -> list[range]:
     return out
 
 
-def _group_stage(g: ParamGroup, stage_of_layer: list[int], pp: int) -> list[int]:
-    if g.layer is not None:
-        return [stage_of_layer[g.layer]]
-    if g.term.startswith("embed.") and g.term != "embed.project_out":
-        return [0]
-    return [pp - 1]
+@dataclass(frozen=True)
+class WeightTable:
+    """Element counts of one model, arranged so any (tp, pp) split is a few additions.
+
+    ``sharded[role][i]`` / ``replicated[role][i]``: elements of that role in layers ``< i``
+    (prefix sums, length L + 1), split by whether tensor parallelism divides them.
+    ``first`` / ``last``: (role, elements, tp-sharded) outside the layers, on the first stage
+    (embeddings) or the last (final norm, lm_head). ``tied_lm_head``: elements of the tied
+    embedding the last stage copies when pp > 1 (0 when untied).
+    """
+
+    roles: tuple[str, ...]
+    sharded: dict[str, tuple[int, ...]]
+    replicated: dict[str, tuple[int, ...]]
+    first: tuple[tuple[str, int, bool], ...]
+    last: tuple[tuple[str, int, bool], ...]
+    tied_lm_head: int
+    sliding_prefix: tuple[int, ...]
+    """Sliding layers among layers ``< i`` (length L + 1)."""
+
+
+@lru_cache(maxsize=256)
+def weight_table(spec: ModelSpec) -> WeightTable:
+    """Build (once per model) the per-role prefix sums of :func:`param_groups`."""
+    L = spec.num_layers
+    per_layer_sh = {r: [0] * L for r in ROLES}
+    per_layer_rep = {r: [0] * L for r in ROLES}
+    first, last = [], []
+    tied = 0
+    for g in param_groups(spec):
+        if g.layer is not None:
+            (per_layer_sh if g.tp_sharded else per_layer_rep)[g.role][g.layer] += g.count
+        elif g.term.startswith("embed.") and g.term != "embed.project_out":
+            first.append((g.role, g.count, g.tp_sharded))
+            if g.term == "embed.tokens":
+                tied = g.count if spec.tie_word_embeddings else 0
+        else:
+            last.append((g.role, g.count, g.tp_sharded))
+
+    def prefix(xs: list[int]) -> tuple[int, ...]:
+        out, acc = [0], 0
+        for x in xs:
+            acc += x
+            out.append(acc)
+        return tuple(out)
+
+    roles = tuple(r for r in ROLES if any(per_layer_sh[r]) or any(per_layer_rep[r])
+                  or any(x[0] == r for x in first + last) or (r == "lm_head" and tied))
+    sl = prefix([1 if t == "sliding" else 0 for t in spec.layer_types])
+    return WeightTable(roles, {r: prefix(per_layer_sh[r]) for r in roles}, {r: prefix(per_layer_rep[r]) for r in roles},
+                       tuple(first), tuple(last), tied, sl)
+
+
+def stage_weight_terms(t: WeightTable, prec: Precision, plan: ParallelPlan, layers: range, first: bool,
+                       last: bool) -> dict[str, float]:
+    """Weight bytes on one tp rank of the stage holding ``layers``, by term ``weights.<role>``."""
+    a, b, tp = layers.start, layers.stop, plan.tp
+    out: dict[str, float] = {}
+    for r in t.roles:
+        sh = t.sharded[r][b] - t.sharded[r][a]
+        rep = t.replicated[r][b] - t.replicated[r][a]
+        extras = (t.first if first else ()) + (t.last if last else ())
+        for role, n, sharded in extras:
+            if role == r:
+                if sharded:
+                    sh += n
+                else:
+                    rep += n
+        fmt = prec.format_for(r)
+        v = fmt.nbytes(sh) / tp + fmt.nbytes(rep)
+        if r == "lm_head" and last and t.tied_lm_head and plan.pp > 1:
+            # the last stage needs its own copy of the tied embedding to compute logits
+            v += fmt.nbytes(t.tied_lm_head) / tp
+        if v or sh or rep:
+            out[f"weights.{r}"] = v
+    return out
 
 
 def weight_bytes_by_stage(spec: ModelSpec, prec: Precision, plan: ParallelPlan) -> list[dict[str, float]]:
     """Per pipeline stage: bytes of weights on one tp rank, by term ``weights.<role>``."""
+    t = weight_table(spec)
     stages = stage_layers(spec.num_layers, plan.pp)
-    stage_of_layer = [0] * spec.num_layers
-    for s, r in enumerate(stages):
-        for i in r:
-            stage_of_layer[i] = s
-    out: list[dict[str, float]] = [defaultdict(float) for _ in range(plan.pp)]
-    for g in param_groups(spec):
-        fmt = prec.format_for(g.role)
-        nbytes = fmt.nbytes(g.count) / (plan.tp if g.tp_sharded else 1)
-        for s in _group_stage(g, stage_of_layer, plan.pp):
-            out[s][f"weights.{g.role}"] += nbytes
-    if spec.tie_word_embeddings and plan.pp > 1:
-        # the last stage needs its own copy of the tied embedding to compute logits
-        emb = next(g for g in param_groups(spec) if g.term == "embed.tokens")
-        out[-1]["weights.lm_head"] += prec.format_for("lm_head").nbytes(emb.count) / plan.tp
-    return [dict(d) for d in out]
+    return [stage_weight_terms(t, prec, plan, r, s == 0, s == plan.pp - 1) for s, r in enumerate(stages)]
+
+
+@lru_cache(maxsize=1024)
+def model_weight_bytes(spec: ModelSpec, prec: Precision) -> float:
+    """Exact weight bytes of the whole model (each tensor group in its role's format)."""
+    t = weight_table(spec)
+    total = 0.0
+    for r in t.roles:
+        n = t.sharded[r][-1] + t.replicated[r][-1] + sum(x[1] for x in t.first + t.last if x[0] == r)
+        total += prec.format_for(r).nbytes(n)
+    return total
 
 
 def kv_heads_fraction_per_device(spec: ModelSpec, layout: KVLayout, tp: int) -> float:
@@ -112,17 +189,34 @@ def kv_heads_fraction_per_device(spec: ModelSpec, layout: KVLayout, tp: int) -> 
     return max(heads // tp, 1) / heads
 
 
-def activation_bytes(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, tp: int) -> dict[str, float]:
-    """Transient activation peak of one forward pass on one tp rank, by term.
+def kv_layer_token_bytes(spec: ModelSpec, prec: Precision, layout: KVLayout, tp: int) -> float:
+    """KV bytes one token puts in one layer on one tp rank."""
+    return kv_elements_per_token_layer(spec, layout) * prec.kv.bytes_per_element * \
+        kv_heads_fraction_per_device(spec, layout, tp)
 
-    C = min(prefill chunk, batch * context) tokens are in flight. Per token, the peak holds the
-    residual stream and its normed copy (2H) plus the wider of the attention block
-    (q, k, v and the attention output) and the MLP block (gate, up and their product, or the
-    k routed experts' and shared expert's), split over tp. Logits: one fp32 row of V/tp per
-    sequence (only the last position is projected, transformers' ``logits_to_keep=1``).
+
+def window_tokens(spec: ModelSpec, context_tokens: int, layout: KVLayout) -> int:
+    """Tokens a sliding layer keeps for a sequence of ``context_tokens`` (W, or W - 1 for transformers)."""
+    if spec.sliding_window is None:
+        return context_tokens
+    return min(context_tokens, spec.sliding_window - (1 if layout.convention == "transformers" else 0))
+
+
+def stage_cached_tokens(spec: ModelSpec, layers: range, context_tokens: int, layout: KVLayout) -> int:
+    """Sum over the stage's layers of the tokens each keeps for one sequence."""
+    t = weight_table(spec)
+    n_sl = t.sliding_prefix[layers.stop] - t.sliding_prefix[layers.start] if spec.sliding_window is not None else 0
+    return (len(layers) - n_sl) * context_tokens + n_sl * window_tokens(spec, context_tokens, layout)
+
+
+def forward_activation_bytes(spec: ModelSpec, tokens: int, act_bytes_per_element: float, tp: int) -> float:
+    """Transient activation peak of one forward pass of ``tokens`` tokens on one tp rank.
+
+    Per token, the peak holds the residual stream and its normed copy (2H) plus the wider of the
+    attention block (q, k, v and the attention output) and the MLP block (gate, up and their
+    product, or the k routed experts' and shared expert's), split over tp.
     """
     a, H = spec.attention, spec.hidden_size
-    C = min(wl.prefill_chunk_tokens, wl.batch * wl.context_tokens)
     if a.mla is not None:
         m = a.mla
         attn = (a.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim) * 2 + a.num_heads * m.v_head_dim * 2) / tp \
@@ -136,9 +230,19 @@ def activation_bytes(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, tp
         routed = moe.top_k * 3 * moe.expert_intermediate_size / tp
         shared = 3 * moe.shared_intermediate_size / tp
         mlp = max(mlp if len(moe.moe_layers) < spec.num_layers else 0, routed + shared + moe.num_experts)
-    width = 2 * H + max(attn, mlp)
+    return tokens * (2 * H + max(attn, mlp)) * act_bytes_per_element
+
+
+def activation_bytes(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, tp: int) -> dict[str, float]:
+    """Transient activation peak of one forward pass on one tp rank, by term.
+
+    C = min(prefill chunk, batch * context) tokens are in flight (see
+    :func:`forward_activation_bytes`). Logits: one fp32 row of V/tp per sequence (only the last
+    position is projected, transformers' ``logits_to_keep=1``).
+    """
+    C = min(wl.prefill_chunk_tokens, wl.batch * wl.context_tokens)
     return {
-        "activations.prefill_chunk": C * width * prec.activations.bytes_per_element,
+        "activations.prefill_chunk": forward_activation_bytes(spec, C, prec.activations.bytes_per_element, tp),
         "activations.logits": wl.batch * math.ceil(spec.vocab_size / tp) * LOGITS_BITS.value / 8,
     }
 
@@ -147,13 +251,26 @@ def kv_bytes_by_stage(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, p
                       layout: KVLayout, batch: int | None = None) -> list[float]:
     """Exact KV bytes on one tp rank of each stage for ``batch`` sequences of the workload's context."""
     b = wl.batch if batch is None else batch
-    per_tok_layer = kv_elements_per_token_layer(spec, layout) * prec.kv.bytes_per_element
-    frac = kv_heads_fraction_per_device(spec, layout, plan.tp)
-    out = []
-    for r in stage_layers(spec.num_layers, plan.pp):
-        toks = sum(cached_tokens(spec, i, wl.context_tokens, layout) for i in r)
-        out.append(b * toks * per_tok_layer * frac)
-    return out
+    per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
+    return [b * stage_cached_tokens(spec, r, wl.context_tokens, layout) * per
+            for r in stage_layers(spec.num_layers, plan.pp)]
+
+
+def stage_totals(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan, layout: KVLayout,
+                 overheads: Overheads, weight_scale: float = 1.0) -> float:
+    """Bytes on the busiest device, without building the ledger (the fast path of searches)."""
+    t = weight_table(spec)
+    act = activation_bytes(spec, wl, prec, plan.tp)
+    per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
+    frag = overheads.kv_fragmentation.value
+    best = 0.0
+    for s, r in enumerate(stage_layers(spec.num_layers, plan.pp)):
+        w = sum(stage_weight_terms(t, prec, plan, r, s == 0, s == plan.pp - 1).values()) * weight_scale
+        kv = wl.batch * stage_cached_tokens(spec, r, wl.context_tokens, layout) * per
+        tot = w + kv + math.ceil(kv * frag) + act["activations.prefill_chunk"] + overheads.runtime.value \
+            + (act["activations.logits"] if s == plan.pp - 1 else 0.0)
+        best = max(best, tot)
+    return best
 
 
 def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan,
@@ -167,16 +284,19 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     """
     plan.check(spec)
     w_stages = weight_bytes_by_stage(spec, prec, plan)
-    weights_total = sum(prec.format_for(g.role).nbytes(g.count) for g in param_groups(spec))
+    weights_total = model_weight_bytes(spec, prec)
     if stored_weights_bytes is not None:
         scale = stored_weights_bytes / weights_total
         w_stages = [{k: v * scale for k, v in st.items()} for st in w_stages]
         weights_total = stored_weights_bytes
-    kv_stages = kv_bytes_by_stage(spec, wl, prec, plan, layout)
-    kv_seq_stages = kv_bytes_by_stage(spec, wl, prec, plan, layout, batch=1)
+    stages = stage_layers(spec.num_layers, plan.pp)
+    per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
+    kv_seq_stages = [stage_cached_tokens(spec, r, wl.context_tokens, layout) * per for r in stages]
+    kv_stages = [wl.batch * x for x in kv_seq_stages]
     act = activation_bytes(spec, wl, prec, plan.tp)
     frag = overheads.kv_fragmentation.value
     best: dict[str, float] | None = None
+    best_total = -1.0
     stage_terms = []
     for s in range(plan.pp):
         terms = dict(sorted(w_stages[s].items()))
@@ -187,8 +307,9 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
         terms["overhead.runtime"] = overheads.runtime.value
         terms["overhead.kv_fragmentation"] = float(math.ceil(kv_stages[s] * frag))
         stage_terms.append(terms)
-        if best is None or sum(terms.values()) > sum(best.values()):
-            best = terms
+        tot = sum(terms.values())
+        if tot > best_total:
+            best, best_total = terms, tot
     assert best is not None
     # deployment totals: what is resident on all tp x pp devices (replicated tensors counted on each)
     def resident(pred) -> float:
@@ -202,8 +323,11 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     stage_fixed = tuple(sum(v for k, v in t.items() if k not in ("kv_cache", "overhead.kv_fragmentation"))
                         for t in stage_terms)
     stage_kv_seq = tuple(kv_seq_stages[s] * (1 + frag) for s in range(plan.pp))
+    stage_w = tuple(sum(v for k, v in t.items() if k.startswith("weights.")) for t in stage_terms)
+    stage_tok = tuple(len(r) * per * (1 + frag) for r in stages)
     return MemoryLedger(
         per_device_terms=best, weights_bytes=weights_total, kv_cache_bytes=kv_total, activations_bytes=act_total,
         overhead_bytes=overhead_total, devices=plan.devices, stage_fixed_bytes=stage_fixed,
         stage_kv_seq_bytes=stage_kv_seq, factors=(overheads.runtime, overheads.kv_fragmentation, LOGITS_BITS),
+        stage_weights_bytes=stage_w, stage_kv_token_bytes=stage_tok,
     )
