@@ -24,14 +24,29 @@ def _imports():
     return torch, transformers
 
 
+#: The class a wrapper's config builds when it names none in ``architectures``.
+_DEFAULT_CLASSES = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
+                    "llama4": "Llama4ForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}
+
+
+def _reference_model_type(cfg: dict[str, Any]) -> str:
+    """The model_type transformers builds: the config's, or that of the class ``architectures`` names
+    when transformers does not know the config's own (Kimi K2's "kimi_k2" names DeepseekV3ForCausalLM)."""
+    from ridgeline.model.hf import _ARCH_TYPES  # noqa: PLC0415
+
+    _, transformers = _imports()
+    mt = cfg["model_type"]
+    arch = cfg.get("architectures") or [None]
+    if mt not in transformers.CONFIG_MAPPING and arch[0] in _ARCH_TYPES:
+        return _ARCH_TYPES[arch[0]]
+    return mt
+
+
 def hf_config(cfg: dict[str, Any]):
-    """A transformers config object for a config.json dict (the language model's, for wrappers)."""
+    """A transformers config object for a config.json dict (the whole wrapper, for multimodal models)."""
     torch, transformers = _imports()
     cfg = copy.deepcopy(cfg)
-    if cfg.get("model_type") == "gemma3":
-        text = dict(cfg["text_config"])
-        text.setdefault("model_type", "gemma3_text")
-        cfg = text
+    cfg["model_type"] = _reference_model_type(cfg)
     cfg.pop("auto_map", None)
     cfg.pop("quantization_config", None)
     mt = cfg.pop("model_type")
@@ -49,7 +64,20 @@ def meta_model(cfg: dict[str, Any], dtype: str | None = None):
     c = hf_config(cfg)
     kwargs = {"dtype": getattr(torch, dtype)} if dtype else {}
     with torch.device("meta"):
-        return transformers.AutoModelForCausalLM.from_config(c, **kwargs)
+        return model_class(cfg)._from_config(c, **kwargs)
+
+
+def model_class(cfg: dict[str, Any]):
+    """The transformers class named by the config's ``architectures`` (the wrapper's default class, or
+    the auto causal-LM class, when it names none or one transformers does not have)."""
+    _, transformers = _imports()
+    arch = cfg.get("architectures")
+    name = arch[0] if isinstance(arch, list) and arch else _DEFAULT_CLASSES.get(cfg.get("model_type"))
+    cls = getattr(transformers, name, None) if isinstance(name, str) else None
+    if cls is None:
+        c = hf_config(cfg)
+        return transformers.AutoModelForCausalLM._model_mapping[type(c)]
+    return cls
 
 
 def meta_param_count(cfg: dict[str, Any]) -> int:
@@ -73,9 +101,29 @@ def meta_kv_cache_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str
 
 
 def cache_bytes(cache) -> int:
+    """Bytes of every cached tensor: keys and values (``numel * element_size``), plus what hybrid
+    layers keep: indexer keys (DeepSeek-V3.2) and conv / recurrent states (linear attention, Mamba)."""
+    return kv_bytes(cache) + state_bytes(cache)
+
+
+def _nbytes(t) -> int:
+    return t.numel() * t.element_size() if t is not None else 0
+
+
+def kv_bytes(cache) -> int:
+    """Bytes that grow with the sequence: keys, values and indexer keys."""
     total = 0
     for layer in cache.layers:
-        for t in (layer.keys, layer.values):
-            if t is not None:
-                total += t.numel() * t.element_size()
+        total += _nbytes(getattr(layer, "keys", None)) + _nbytes(getattr(layer, "values", None))
+        total += _nbytes(getattr(layer, "indexer_keys", None))
+    return total
+
+
+def state_bytes(cache) -> int:
+    """Bytes of the fixed per-sequence states: conv and recurrent states of every layer."""
+    total = 0
+    for layer in cache.layers:
+        for name in ("conv_states", "recurrent_states"):
+            states = getattr(layer, name, None) or {}
+            total += sum(_nbytes(t) for t in states.values())
     return total
