@@ -671,7 +671,8 @@ def _build_nemotron_h(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     types = tuple(k[0] for k in kinds)
     moe_layers = tuple(i for i, k in enumerate(kinds) if k[1] == "moe")
     mlp_layers = tuple(i for i, k in enumerate(kinds) if k[1] == "mlp")
-    attention = _hybrid_attention(r, mt, H)
+    # NemotronHAttention builds q/k/v/o without biases whatever attention_bias says
+    attention = replace(_hybrid_attention(r, mt, H), q_bias=False, k_bias=False, v_bias=False, o_bias=False)
     mlp = MLPSpec(gated=False, intermediate_size=r.int("intermediate_size", 21504), bias=r.bool("mlp_bias", False),
                   activation=r.str("mlp_hidden_act", "relu2"))
     moe = None
@@ -690,7 +691,8 @@ def _build_nemotron_h(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
                       n_groups=r.int("n_groups", 8, alt=("mamba_n_groups",)),
                       conv_bias=r.bool("use_conv_bias", True) if "mamba_conv_bias" not in r.cfg
                       else r.bool("mamba_conv_bias", True),
-                      proj_bias=r.bool("mamba_proj_bias", False), gated_norm=True,
+                      in_proj_bias=r.bool("use_bias", False), out_proj_bias=r.bool("use_bias", False),
+                      gated_norm=True,
                       ssm_state_dtype=_ssm_dtype(r, "mamba_ssm_cache_dtype") or "float32")
     notes = []
     if r.int("num_nextn_predict_layers", 0, min_value=0):
@@ -724,7 +726,8 @@ def _build_jamba(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
         dt_rank = r.int("mamba_dt_rank")
     mamba = MambaSpec(version=1, d_inner=r.int("mamba_expand", 2) * H, d_state=r.int("mamba_d_state", 16),
                       d_conv=r.int("mamba_d_conv", 4), dt_rank=dt_rank, conv_bias=r.bool("mamba_conv_bias", True),
-                      proj_bias=r.bool("mamba_proj_bias", False), gated_norm=False, inner_layernorms=True)
+                      in_proj_bias=r.bool("mamba_proj_bias", False), out_proj_bias=r.bool("mamba_proj_bias", False),
+                      gated_norm=False, inner_layernorms=True)
     return ModelSpec(
         name=name, model_type=mt, vocab_size=V, hidden_size=H, num_layers=L, attention=_hybrid_attention(r, mt, H),
         mlp=MLPSpec(gated=True, intermediate_size=I, activation=r.str("hidden_act", "silu")), moe=moe,
@@ -744,8 +747,8 @@ def _build_falcon_h1(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     hd = d_inner // nh if head in ("auto", None) else r.int("mamba_d_head")
     mamba = MambaSpec(version=2, d_inner=nh * hd, d_state=r.int("mamba_d_state", 256), d_conv=r.int("mamba_d_conv", 4),
                       num_heads=nh, head_dim=hd, n_groups=r.int("mamba_n_groups", 1),
-                      conv_bias=r.bool("mamba_conv_bias", True), proj_bias=r.bool("mamba_proj_bias", False),
-                      gated_norm=r.bool("mamba_rms_norm", False))
+                      conv_bias=r.bool("mamba_conv_bias", True), in_proj_bias=r.bool("mamba_proj_bias", False),
+                      out_proj_bias=r.bool("projectors_bias", False), gated_norm=r.bool("mamba_rms_norm", False))
     bias = r.bool("attention_bias", False)
     attention = replace(_hybrid_attention(r, mt, H), q_bias=bias, k_bias=bias, v_bias=bias, o_bias=bias)
     return ModelSpec(

@@ -189,7 +189,7 @@ def _mamba_groups(spec: ModelSpec, i: int) -> list[ParamGroup]:
     out.append(ParamGroup("mamba.conv", C * m.d_conv, "ssm", i, True))
     out.append(ParamGroup("mamba.ssm", per_head, "ssm", i, True))
     out.append(ParamGroup("mamba.out_proj", Di * H, "linear", i, True))
-    bias = (C if m.conv_bias else 0) + ((in_rows + H) if m.proj_bias else 0)
+    bias = (C if m.conv_bias else 0) + (in_rows if m.in_proj_bias else 0) + (H if m.out_proj_bias else 0)
     if bias:
         out.append(ParamGroup("mamba.bias", bias, "bias", i, True))
     norm = (Di if m.gated_norm else 0) + ((m.dt_rank + 2 * S) if m.inner_layernorms else 0)

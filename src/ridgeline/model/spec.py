@@ -98,8 +98,8 @@ class MambaSpec:
     dt_rank: int = 0
     """Mamba 1: rank of the dt projection."""
     conv_bias: bool = True
-    proj_bias: bool = False
-    """Biases on in_proj and out_proj."""
+    in_proj_bias: bool = False
+    out_proj_bias: bool = False
     gated_norm: bool = True
     """Mamba 2: a gated RMSNorm of d_inner weights before out_proj."""
     inner_layernorms: bool = False
