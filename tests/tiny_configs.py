@@ -23,6 +23,7 @@ LLAMA4_VISION = {"model_type": "llama4_vision_model", "hidden_size": 32, "interm
 QWEN25_VISION = {"depth": 2, "hidden_size": 32, "intermediate_size": 48, "num_heads": 2, "out_hidden_size": 64,
                  "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}
 MOE = {"num_experts_per_tok": 2}
+MROPE = {"type": "mrope", "mrope_section": [2, 3, 3]}  # sums to head_dim / 2 = 8
 
 TINY = {
     "llama": _c("llama"),
@@ -93,9 +94,10 @@ TINY = {
                              "text_config": _c("llama4_text", head_dim=16, intermediate_size=32,
                                                intermediate_size_mlp=96, num_local_experts=2, num_experts_per_tok=1,
                                                attention_chunk_size=None, tie_word_embeddings=True)},
-    "qwen2_5_vl": dict(_c("qwen2_5_vl"), vision_config=QWEN25_VISION),
+    "qwen2_5_vl": dict(_c("qwen2_5_vl", rope_scaling=MROPE), vision_config=QWEN25_VISION),
     "qwen2_5_vl-tied-window": dict(_c("qwen2_5_vl", tie_word_embeddings=True, use_sliding_window=True,
-                                      sliding_window=8, max_window_layers=2), vision_config=QWEN25_VISION),
+                                      sliding_window=8, max_window_layers=2, rope_scaling=MROPE),
+                                   vision_config=QWEN25_VISION),
     "olmo2": _c("olmo2"),
     "olmo3": _c("olmo3", sliding_window=8),
     "granite": _c("granite", attention_bias=True, mlp_bias=True),

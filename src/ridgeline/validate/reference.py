@@ -85,19 +85,36 @@ def meta_param_count(cfg: dict[str, Any]) -> int:
     return sum(p.numel() for p in meta_model(cfg).parameters())
 
 
-def meta_kv_cache_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16") -> int:
-    """Bytes of the KV cache tensors transformers holds after a prefill of ``tokens``.
+def forward_model(model):
+    """The module to run a text-only forward pass on: the model itself, except Llama 4's wrapper, whose
+    5.24 forward fails without images ('MoeCausalLMOutputWithPast' has no 'image_outputs'), so its
+    language model (the same layers and cache) runs instead."""
+    if type(model).__name__ == "Llama4ForConditionalGeneration":
+        return model.language_model
+    return model
 
-    The full-size model, in ``dtype``, runs on the meta device (true shapes and dtypes,
-    no memory; MoE experts need bf16 for the grouped-GEMM kernel on meta). Returns
-    ``sum(numel * element_size)`` over every layer's keys and values.
-    """
+
+def meta_cache(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16"):
+    """The cache transformers holds after a prefill of ``tokens``, from a full-size model on the meta
+    device in ``dtype`` (true shapes and dtypes, no memory; MoE experts need bf16 for the
+    grouped-GEMM kernel on meta)."""
     torch, _ = _imports()
-    model = meta_model(cfg, dtype)
+    model = forward_model(meta_model(cfg, dtype))
     ids = torch.zeros((batch, tokens), dtype=torch.long, device="meta")
     with torch.no_grad():
         out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-    return cache_bytes(out.cache if hasattr(out, "cache") else out.past_key_values)
+    return out.cache if hasattr(out, "cache") else out.past_key_values
+
+
+def meta_kv_cache_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16") -> int:
+    """Bytes of the per-token cache (keys, values, indexer keys) after a prefill of ``tokens``:
+    ``sum(numel * element_size)`` over every layer."""
+    return kv_bytes(meta_cache(cfg, batch, tokens, dtype))
+
+
+def meta_state_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16") -> int:
+    """Bytes of the fixed per-sequence states (conv and recurrent) after a prefill of ``tokens``."""
+    return state_bytes(meta_cache(cfg, batch, tokens, dtype))
 
 
 def cache_bytes(cache) -> int:
