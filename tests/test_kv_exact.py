@@ -10,7 +10,12 @@ from tiny_configs import TINY
 
 from ridgeline.formats import get_format
 from ridgeline.model.hf import spec_from_config
-from ridgeline.model.kv import KVLayout, kv_cache_elements
+from ridgeline.model.kv import (
+    REFERENCE_RECURRENT_STATE_BYTES,
+    KVLayout,
+    kv_cache_elements,
+    state_bytes_per_sequence,
+)
 from ridgeline.model.load import preset_config, presets
 
 pytestmark = pytest.mark.reference
@@ -22,19 +27,33 @@ def test_tiny_model_real_forward_cache_bytes(name):
     import torch
     import transformers
 
-    from ridgeline.validate.reference import cache_bytes, hf_config
+    from ridgeline.validate.reference import forward_model, hf_config, kv_bytes, model_class, state_bytes
 
     cfg = TINY[name]
     spec = spec_from_config(cfg, name)
     torch.manual_seed(0)
-    model = transformers.AutoModelForCausalLM.from_config(hf_config(cfg), dtype=torch.float32).eval()
-    B, T = 2, 20  # T exceeds the tiny sliding windows (8, 9), so windows are exercised
+    model = forward_model(model_class(cfg)._from_config(hf_config(cfg), dtype=torch.float32).eval())
+    B, T = 2, 20  # T exceeds the tiny sliding windows and chunks (8, 9), so windows are exercised
     ids = torch.randint(0, spec.vocab_size, (B, T))
+    state = B * state_bytes_per_sequence(spec, 4)  # fp32 model: conv and recurrent states in fp32
     with torch.no_grad():
         out = model(input_ids=ids, use_cache=True)
-        assert cache_bytes(out.cache) == kv_cache_elements(spec, B, T, REF) * 4
+        assert kv_bytes(out.cache) == kv_cache_elements(spec, B, T, REF) * 4
+        assert state_bytes(out.cache) == state
         out = model(input_ids=ids[:, :1], cache=out.cache, use_cache=True)
-        assert cache_bytes(out.cache) == kv_cache_elements(spec, B, T + 1, REF) * 4
+        assert kv_bytes(out.cache) == kv_cache_elements(spec, B, T + 1, REF) * 4
+        assert state_bytes(out.cache) == state  # fixed: it does not grow with the sequence
+
+
+@pytest.mark.parametrize("name", ["qwen3_next", "nemotron_h", "jamba", "falcon_h1"])
+def test_bf16_state_keeps_recurrent_state_in_fp32(name):
+    # transformers 5.24 keeps conv windows in the model dtype and recurrent states in fp32
+    from ridgeline.validate.reference import meta_state_bytes
+
+    cfg = TINY[name]
+    spec = spec_from_config(cfg, name)
+    assert meta_state_bytes(cfg, 3, 17, "bfloat16") == 3 * state_bytes_per_sequence(
+        spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
 
 
 @pytest.mark.parametrize("preset", presets(), ids=lambda p: p.name)

@@ -24,14 +24,29 @@ def _imports():
     return torch, transformers
 
 
+#: The class a wrapper's config builds when it names none in ``architectures``.
+_DEFAULT_CLASSES = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
+                    "llama4": "Llama4ForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}
+
+
+def _reference_model_type(cfg: dict[str, Any]) -> str:
+    """The model_type transformers builds: the config's, or that of the class ``architectures`` names
+    when transformers does not know the config's own (Kimi K2's "kimi_k2" names DeepseekV3ForCausalLM)."""
+    from ridgeline.model.hf import _ARCH_TYPES  # noqa: PLC0415
+
+    _, transformers = _imports()
+    mt = cfg["model_type"]
+    arch = cfg.get("architectures") or [None]
+    if mt not in transformers.CONFIG_MAPPING and arch[0] in _ARCH_TYPES:
+        return _ARCH_TYPES[arch[0]]
+    return mt
+
+
 def hf_config(cfg: dict[str, Any]):
-    """A transformers config object for a config.json dict (the language model's, for wrappers)."""
+    """A transformers config object for a config.json dict (the whole wrapper, for multimodal models)."""
     torch, transformers = _imports()
     cfg = copy.deepcopy(cfg)
-    if cfg.get("model_type") == "gemma3":
-        text = dict(cfg["text_config"])
-        text.setdefault("model_type", "gemma3_text")
-        cfg = text
+    cfg["model_type"] = _reference_model_type(cfg)
     cfg.pop("auto_map", None)
     cfg.pop("quantization_config", None)
     mt = cfg.pop("model_type")
@@ -49,7 +64,20 @@ def meta_model(cfg: dict[str, Any], dtype: str | None = None):
     c = hf_config(cfg)
     kwargs = {"dtype": getattr(torch, dtype)} if dtype else {}
     with torch.device("meta"):
-        return transformers.AutoModelForCausalLM.from_config(c, **kwargs)
+        return model_class(cfg)._from_config(c, **kwargs)
+
+
+def model_class(cfg: dict[str, Any]):
+    """The transformers class named by the config's ``architectures`` (the wrapper's default class, or
+    the auto causal-LM class, when it names none or one transformers does not have)."""
+    _, transformers = _imports()
+    arch = cfg.get("architectures")
+    name = arch[0] if isinstance(arch, list) and arch else _DEFAULT_CLASSES.get(cfg.get("model_type"))
+    cls = getattr(transformers, name, None) if isinstance(name, str) else None
+    if cls is None:
+        c = hf_config(cfg)
+        return transformers.AutoModelForCausalLM._model_mapping[type(c)]
+    return cls
 
 
 def meta_param_count(cfg: dict[str, Any]) -> int:
@@ -57,25 +85,62 @@ def meta_param_count(cfg: dict[str, Any]) -> int:
     return sum(p.numel() for p in meta_model(cfg).parameters())
 
 
-def meta_kv_cache_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16") -> int:
-    """Bytes of the KV cache tensors transformers holds after a prefill of ``tokens``.
+def forward_model(model):
+    """The module to run a text-only forward pass on: the model itself, except Llama 4's wrapper, whose
+    5.24 forward fails without images ('MoeCausalLMOutputWithPast' has no 'image_outputs'), so its
+    language model (the same layers and cache) runs instead."""
+    if type(model).__name__ == "Llama4ForConditionalGeneration":
+        return model.language_model
+    return model
 
-    The full-size model, in ``dtype``, runs on the meta device (true shapes and dtypes,
-    no memory; MoE experts need bf16 for the grouped-GEMM kernel on meta). Returns
-    ``sum(numel * element_size)`` over every layer's keys and values.
-    """
+
+def meta_cache(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16"):
+    """The cache transformers holds after a prefill of ``tokens``, from a full-size model on the meta
+    device in ``dtype`` (true shapes and dtypes, no memory; MoE experts need bf16 for the
+    grouped-GEMM kernel on meta)."""
     torch, _ = _imports()
-    model = meta_model(cfg, dtype)
+    model = forward_model(meta_model(cfg, dtype))
     ids = torch.zeros((batch, tokens), dtype=torch.long, device="meta")
     with torch.no_grad():
         out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-    return cache_bytes(out.cache if hasattr(out, "cache") else out.past_key_values)
+    return out.cache if hasattr(out, "cache") else out.past_key_values
+
+
+def meta_kv_cache_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16") -> int:
+    """Bytes of the per-token cache (keys, values, indexer keys) after a prefill of ``tokens``:
+    ``sum(numel * element_size)`` over every layer."""
+    return kv_bytes(meta_cache(cfg, batch, tokens, dtype))
+
+
+def meta_state_bytes(cfg: dict[str, Any], batch: int, tokens: int, dtype: str = "bfloat16") -> int:
+    """Bytes of the fixed per-sequence states (conv and recurrent) after a prefill of ``tokens``."""
+    return state_bytes(meta_cache(cfg, batch, tokens, dtype))
 
 
 def cache_bytes(cache) -> int:
+    """Bytes of every cached tensor: keys and values (``numel * element_size``), plus what hybrid
+    layers keep: indexer keys (DeepSeek-V3.2) and conv / recurrent states (linear attention, Mamba)."""
+    return kv_bytes(cache) + state_bytes(cache)
+
+
+def _nbytes(t) -> int:
+    return t.numel() * t.element_size() if t is not None else 0
+
+
+def kv_bytes(cache) -> int:
+    """Bytes that grow with the sequence: keys, values and indexer keys."""
     total = 0
     for layer in cache.layers:
-        for t in (layer.keys, layer.values):
-            if t is not None:
-                total += t.numel() * t.element_size()
+        total += _nbytes(getattr(layer, "keys", None)) + _nbytes(getattr(layer, "values", None))
+        total += _nbytes(getattr(layer, "indexer_keys", None))
+    return total
+
+
+def state_bytes(cache) -> int:
+    """Bytes of the fixed per-sequence states: conv and recurrent states of every layer."""
+    total = 0
+    for layer in cache.layers:
+        for name in ("conv_states", "recurrent_states"):
+            states = getattr(layer, name, None) or {}
+            total += sum(_nbytes(t) for t in states.values())
     return total
