@@ -84,6 +84,9 @@ class Op:
     """Which layers: "full", "sliding", "full+moe" ... ("" for embed/lm_head)."""
     kv: tuple[float, ...] = (0.0,) * 8
     """The part of ``bytes`` that is KV-cache traffic (read and write), per feature unit."""
+    fused: bool = False
+    """True for the attention rows (score, softmax, AV) that one fused kernel runs: the time model
+    times them together, max(sum of FLOP times, sum of byte times)."""
 
 
 def _vec(**kw: float) -> tuple[float, ...]:
@@ -173,6 +176,8 @@ def compute_format(prec: Precision) -> str:
     quantize activations dynamically for fp8 checkpoints); weight-only formats (int4, nf4, GGUF,
     MXFP4 on Hopper) dequantize and compute in the activation format."""
     w, a = prec.weights.name, prec.activations.name
+    if w == "nvfp4":
+        return "fp4"  # NVFP4 checkpoints run W4A4 on Blackwell; devices without fp4 fall back (timing.peak_for)
     if w in ("fp8", "fp8-b128") or a == "fp8":
         return "fp8"
     return {"fp32": "fp32", "fp16": "fp16"}.get(a, "bf16")
@@ -287,15 +292,15 @@ class _Builder:
                            _vec(**{pairs: 2 * n_dev * D}),
                            _vec(tokens=n_dev * D * self.ab + kv_tok / 2, **{ctx: kv_tok / 2}),
                            self.compute_attn(), "", f"FLOPs 2*pairs*{n_dev:g}*{D}; bytes q + K read/write", lk,
-                           _vec(tokens=kv_tok / 2, **{ctx: kv_tok / 2})))
+                           _vec(tokens=kv_tok / 2, **{ctx: kv_tok / 2}), True))
         self.ops.append(Op("attn.softmax", "attention", layers, 0, "column", 0.0,
                            _vec(**{pairs: SOFTMAX_FLOPS_PER_PAIR_HEAD * n_dev}), _vec(), "fp32", "",
-                           f"FLOPs {SOFTMAX_FLOPS_PER_PAIR_HEAD}*pairs*{n_dev:g} (fused, on-chip)", lk))
+                           f"FLOPs {SOFTMAX_FLOPS_PER_PAIR_HEAD}*pairs*{n_dev:g} (fused, on-chip)", lk, fused=True))
         self.ops.append(Op("attn.av", "attention", layers, 0, "column", 0.0,
                            _vec(**{pairs: 2 * n_dev * D}),
                            _vec(tokens=n_dev * D * self.ab + kv_tok / 2, **{ctx: kv_tok / 2}),
                            self.compute_attn(), "", f"FLOPs 2*pairs*{n_dev:g}*{D}; bytes V read/write + out", lk,
-                           _vec(tokens=kv_tok / 2, **{ctx: kv_tok / 2})))
+                           _vec(tokens=kv_tok / 2, **{ctx: kv_tok / 2}), True))
         extra = (2 * D if a.qk_norm else 0) + (N if a.sinks else 0)
         o_bias = H if a.o_bias else 0
         self.gemm("attn.o", N * D, H, N * D * H + o_bias, o_bias, "row", layers, lk)
@@ -350,13 +355,13 @@ class _Builder:
         self.ops.append(Op("attn.score", "attention", layers, 0, "column", 0.0, _vec(**{pairs: 2 * n_dev * score_w}),
                            _vec(tokens=n_dev * score_w * self.ab + lat_tok, **{ctx: lat_tok}),
                            self.compute_attn(), "", f"FLOPs 2*pairs*{n_dev:g}*{score_w}; latent read/write", lk,
-                           _vec(tokens=lat_tok, **{ctx: lat_tok})))
+                           _vec(tokens=lat_tok, **{ctx: lat_tok}), True))
         self.ops.append(Op("attn.softmax", "attention", layers, 0, "column", 0.0,
                            _vec(**{pairs: SOFTMAX_FLOPS_PER_PAIR_HEAD * n_dev}), _vec(), "fp32", "",
-                           f"FLOPs {SOFTMAX_FLOPS_PER_PAIR_HEAD}*pairs*{n_dev:g} (fused)", lk))
+                           f"FLOPs {SOFTMAX_FLOPS_PER_PAIR_HEAD}*pairs*{n_dev:g} (fused)", lk, fused=True))
         self.ops.append(Op("attn.av", "attention", layers, 0, "column", 0.0, _vec(**{pairs: 2 * n_dev * av_w}),
                            _vec(tokens=n_dev * av_w * self.ab), self.compute_attn(), "",
-                           f"FLOPs 2*pairs*{n_dev:g}*{av_w}", lk))
+                           f"FLOPs 2*pairs*{n_dev:g}*{av_w}", lk, fused=True))
         ob = H if a.o_bias else 0
         self.gemm("attn.o", N * m.v_head_dim, H, N * m.v_head_dim * H + ob, ob, "row", layers, lk)
 

@@ -50,6 +50,11 @@ COMM_LATENCY = Factor(
     "a small all-reduce over NVLink on 2 H100s takes ~6 us (NCCL 2.20, CUDA graphs; "
     "github.com/NVIDIA/nccl/issues/1259); used when the hardware file gives no link latency",
 )
+REQUEST_OVERHEAD = Factor(
+    "overhead.request_s", 0.0, "seconds per request, added to TTFT",
+    "tokenization, admission and the first sampling of a request; 0 in the ideal roofline "
+    "(fitted on published measurements: benchmarks/infer_accuracy.py)",
+)
 STEP_OVERHEAD = Factor(
     "overhead.step_s", 0.0, "seconds per forward step",
     "scheduling, sampling and kernel-launch time per engine step; 0 in the ideal roofline "
@@ -66,6 +71,7 @@ class Efficiencies:
     link: Factor = EFF_LINK
     comm_latency: Factor = COMM_LATENCY
     step_overhead: Factor = STEP_OVERHEAD
+    request_overhead: Factor = REQUEST_OVERHEAD
 
     @staticmethod
     def ideal() -> "Efficiencies":
@@ -74,11 +80,11 @@ class Efficiencies:
         zero = lambda f: f.with_value(0.0, "ideal roofline")  # noqa: E731
         e = Efficiencies()
         return Efficiencies(one(e.memory), one(e.gemm), one(e.attention), one(e.vector), one(e.link),
-                            zero(e.comm_latency), zero(e.step_overhead))
+                            zero(e.comm_latency), zero(e.step_overhead), zero(e.request_overhead))
 
     def factors(self) -> tuple[Factor, ...]:
         return (self.memory, self.gemm, self.attention, self.vector, self.link, self.comm_latency,
-                self.step_overhead)
+                self.step_overhead, self.request_overhead)
 
     def override(self, **values: float) -> "Efficiencies":
         """Replace factors by name suffix (``memory=0.9``, ``step_overhead=2e-3``), source 'user override'."""
@@ -93,7 +99,7 @@ class Efficiencies:
 def peak_for(hw: Accelerator, key: str) -> tuple[float, str]:
     """The peak FLOP/s a row's math runs at, falling back when the device lacks that format
     (fp8 on an A100 runs as bf16/fp16; bf16 on a V100 as fp16; fp32 vector math on fp32)."""
-    chain = {"fp8": ("fp8", "bf16", "fp16", "fp32"), "bf16": ("bf16", "fp16", "fp32"),
+    chain = {"fp4": ("fp4", "fp8", "bf16", "fp16"), "fp8": ("fp8", "bf16", "fp16", "fp32"), "bf16": ("bf16", "fp16", "fp32"),
              "fp16": ("fp16", "bf16", "fp32"), "fp32": ("fp32", "tf32", "bf16", "fp16")}.get(key, (key, "bf16"))
     for k in chain:
         p = hw.peak(k)
@@ -185,6 +191,13 @@ class Roofline:
         self.inv_bw_ideal = 1.0 / hw.mem_bw_bytes_per_s
         fm, bm = table.flops_matrix, table.bytes_matrix
         self.fm, self.bm = fm, bm
+        # kernels: each row is one, except the fused attention rows of a layer kind (one kernel)
+        groups: dict[tuple, list[int]] = {}
+        for i, op in enumerate(table.ops):
+            groups.setdefault(("attn", op.layer_kind) if op.fused else (i,), []).append(i)
+        self.kernels = np.zeros((len(groups), len(table.ops)))
+        for g, rows in enumerate(groups.values()):
+            self.kernels[g, rows] = 1.0
         self.flops_row = fm.sum(axis=0)
         self.bytes_row = bm.sum(axis=0)
         self.kv_row = table.kv_matrix.sum(axis=0)
@@ -231,16 +244,15 @@ class Roofline:
             blk = f2[:, a:a + _BLOCK]
             fl = self.fm @ blk
             by = self.bm @ blk
-            tc = fl * self.inv_peak
-            tm = by * self.inv_bw
+            k = self.kernels
+            tc = k @ (fl * self.inv_peak)
+            tm = k @ (by * self.inv_bw)
             cb = tc > tm
             row = np.maximum(tc, tm)
             c = np.where(cb, row, 0.0).sum(axis=0)
             comp[a:a + _BLOCK] = c
             mem[a:a + _BLOCK] = row.sum(axis=0) - c
-            np.multiply(fl, self.inv_peak_ideal, out=fl)
-            np.multiply(by, self.inv_bw_ideal, out=by)
-            ideal[a:a + _BLOCK] = np.maximum(fl, by).sum(axis=0)
+            ideal[a:a + _BLOCK] = np.maximum(k @ (fl * self.inv_peak_ideal), (k @ by) * self.inv_bw_ideal).sum(axis=0)
         T = f2[1]
         comm = np.where(T > 0, self.comm_latency_s, 0.0) + T * self.comm_s_per_token
         ideal += T * self.comm_s_per_token_ideal

@@ -177,7 +177,7 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
         feats = np.concatenate([feats, mix[:, None]], axis=1)
     rf = roofline(table, hardware, eff)
     st = rf.step(feats)
-    ttft = st.time_s[0]
+    ttft = st.time_s[0] + eff.request_overhead.value
     dec0, dec_end, tpot = st.time_s[1], st.time_s[2], st.time_s[3]
     e2e = ttft + steps * tpot
     i_e2e = st.ideal_time_s[0] + steps * st.ideal_time_s[3]
