@@ -122,6 +122,205 @@ def fit(
         fit_table(result, _console())
 
 
+def _parse_sweep(text: str) -> tuple[str, list[str]]:
+    var, sep, vals = text.partition("=")
+    var = var.strip().lower()
+    if not sep or var not in ("batch", "prompt", "gen", "tp", "gpu"):
+        raise InputError(f"--sweep: expected VAR=V1,V2,... with VAR one of batch, prompt, gen, tp, gpu; got {text!r}")
+    if ":" in vals and var != "gpu":
+        lo_s, _, hi_s = vals.partition(":")
+        from ridgeline.units import parse_tokens  # noqa: PLC0415
+
+        lo, hi = parse_tokens(lo_s, "--sweep"), parse_tokens(hi_s, "--sweep")
+        if hi < lo or hi > 2**24:
+            raise InputError(f"--sweep: range {vals!r} must go up, to at most {2**24}")
+        out, v = [], lo
+        while v <= hi:
+            out.append(str(v))
+            v *= 2
+        return var, out
+    items = [v.strip() for v in vals.split(",") if v.strip()]
+    if not items or len(items) > 4096:
+        raise InputError(f"--sweep: give 1 to 4096 values for {var}, e.g. {var}=1,2,4 or {var}=1:1024 (powers of 2)")
+    return var, items
+
+
+@app.command()
+def infer(
+    model: Annotated[str, typer.Argument(help="Preset name, config.json path, checkpoint folder or hub id.")],
+    gpu: Annotated[str, typer.Option("--gpu", "-g", help="Accelerator name or a .toml file.")] = "h100",
+    batch: Annotated[str, typer.Option(help="Concurrent sequences, or 'max': the most the KV room holds "
+                                            "(offline max-throughput mode).")] = "1",
+    prompt: Annotated[str, typer.Option(help="Prompt tokens per request: 2048, 2k.")] = "1024",
+    gen: Annotated[str, typer.Option(help="Generated tokens per request.")] = "128",
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
+    ep: Annotated[int, typer.Option(help="Expert parallelism: 1, or = tp to spread whole experts over the tp group.")] = 1,
+    weights: Annotated[Optional[str], typer.Option(help="Weight format (default: the checkpoint's).")] = None,
+    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache format.")] = None,
+    act_dtype: Annotated[Optional[str], typer.Option("--act-dtype", help="Activation format (fp8 for W8A8).")] = None,
+    mla_path: Annotated[str, typer.Option(help="MLA attention: absorbed (engines' decode) or naive.")] = "absorbed",
+    eff_memory: Annotated[Optional[float], typer.Option(help="Override eff.memory (fraction of peak bandwidth).")] = None,
+    eff_gemm: Annotated[Optional[float], typer.Option(help="Override eff.gemm (fraction of dense peak).")] = None,
+    step_overhead: Annotated[Optional[str], typer.Option(help="Override overhead.step_s, e.g. 2ms.")] = None,
+    sweep: Annotated[Optional[str], typer.Option(help="VAR=V1,V2,... or VAR=LO:HI (powers of 2); VAR in batch, prompt, gen, tp, gpu.")] = None,
+    plot: Annotated[Optional[str], typer.Option(help="Write a PNG of throughput and TPOT against batch.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show every figure's formula, inputs and factor sources.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """How fast MODEL runs on GPU: TTFT, time per output token, throughput, and what bounds each step."""
+    import numpy as np  # noqa: PLC0415
+
+    from ridgeline.analyses.infer import bound_sentence, explain as explain_rows, infer as run_infer, infer_dict  # noqa: PLC0415
+    from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
+    from ridgeline.model.load import load_model  # noqa: PLC0415
+    from ridgeline.timing import Efficiencies  # noqa: PLC0415
+    from ridgeline.units import parse_tokens  # noqa: PLC0415
+    from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
+
+    spec = load_model(model)
+    hw = get_accelerator(gpu)
+    S = parse_tokens(prompt, "--prompt")
+    G = parse_tokens(gen, "--gen")
+    if mla_path not in ("absorbed", "naive"):
+        raise InputError(f"--mla-path: unknown {mla_path!r}; use absorbed or naive")
+    prec = Precision.build(spec, weights, kv_dtype, act_dtype)
+    eff = Efficiencies()
+    over = {}
+    for name, v in (("memory", eff_memory), ("gemm", eff_gemm)):
+        if v is not None:
+            if not 0 < v <= 1:
+                raise InputError(f"--eff-{name}: must be in (0, 1], got {v}")
+            over[name] = v
+    if step_overhead is not None:
+        from ridgeline.units import parse_seconds  # noqa: PLC0415
+
+        over["step_overhead"] = parse_seconds(step_overhead, "--step-overhead")
+    eff = eff.override(**over) if over else eff
+
+    def plan_for(t: int) -> ParallelPlan:
+        return ParallelPlan(t, pp, ep if ep == 1 else t)
+
+    def max_batch(sp, h, pl) -> int:
+        from ridgeline.analyses.fit import fit as run_fit  # noqa: PLC0415
+        from ridgeline.workload import InferenceWorkload  # noqa: PLC0415
+
+        f = run_fit(sp, h, InferenceWorkload(1, S + G, min(8192, S + G)), prec, pl)
+        if f.max_concurrent_sequences < 1:
+            raise InputError(f"--batch max: not even one sequence of {S + G:,} tokens fits beside the weights on "
+                             f"{pl.devices} x {h.name}; raise --tp/--pp or shorten --prompt/--gen")
+        return f.max_concurrent_sequences
+
+    offline = batch.strip().lower() == "max"
+    if sweep or (plot and not sweep):
+        var, vals = _parse_sweep(sweep or "batch=1:512")
+        results, labels = [], []
+        if var in ("tp", "gpu"):
+            for v in vals:
+                h = get_accelerator(v) if var == "gpu" else hw
+                pl = plan_for(int(v)) if var == "tp" else plan_for(tp)
+                b = max_batch(spec, h, pl) if offline else parse_tokens(batch, "--batch")
+                results.append(infer_dict(run_infer(spec, h, b, S, G, prec, pl, eff, mla_path, offline)))
+                labels.append(v)
+        else:
+            arr = np.array([parse_tokens(v, "--sweep") for v in vals], dtype=float)
+            pl = plan_for(tp)
+            b = (max_batch(spec, hw, pl) if offline else parse_tokens(batch, "--batch")) if var != "batch" else arr
+            kw = {"batch": b, "prompt_tokens": arr if var == "prompt" else S, "gen_tokens": arr if var == "gen" else G}
+            r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=mla_path, offline=offline, **kw)
+            d = infer_dict(r)
+            results = [{k: (d[k][i] if isinstance(d[k], list) else d[k]) for k in d} for i in range(len(vals))]
+            labels = vals
+            if plot:
+                if var != "batch":
+                    raise InputError("--plot draws a sweep over batch; use --sweep batch=... (or no --sweep)")
+                from ridgeline.plots import batch_sweep_plot  # noqa: PLC0415
+
+                batch_sweep_plot(r, plot)
+        if as_json:
+            _emit({"schema_version": 1, "sweep": var, "values": labels, "results": results})
+        else:
+            from ridgeline.render_time import sweep_table  # noqa: PLC0415
+
+            sweep_table(var, labels, results, _console())
+            if plot:
+                _console().print(f"plot written to {plot}")
+        return
+    plan = plan_for(tp)
+    b = max_batch(spec, hw, plan) if offline else parse_tokens(batch, "--batch")
+    r = run_infer(spec, hw, b, S, G, prec, plan, eff, mla_path, offline)
+    if as_json:
+        d = infer_dict(r)
+        d["bound_reason"] = bound_sentence(r)
+        if explain:
+            d["explain"] = explain_rows(r)
+        _emit(d)
+        return
+    from ridgeline.render_time import explain_table, infer_table  # noqa: PLC0415
+
+    infer_table(r, _console(), bound_sentence(r))
+    if explain:
+        explain_table(explain_rows(r), r.efficiencies.factors(), _console())
+
+
+@app.command()
+def roofline(
+    gpu: Annotated[str, typer.Option("--gpu", "-g", help="Accelerator name or a .toml file.")] = "h100",
+    model: Annotated[Optional[str], typer.Option(help="Place this model's prefill and decode operators on it.")] = None,
+    batch: Annotated[int, typer.Option(help="Decode batch for the model's operators.")] = 1,
+    prompt: Annotated[str, typer.Option(help="Prompt tokens (prefill) and cached context (decode).")] = "1024",
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    weights: Annotated[Optional[str], typer.Option(help="Weight format.")] = None,
+    plot: Annotated[Optional[str], typer.Option(help="Write the roofline as a PNG.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The device's roofline: ridge points per format, and a model's operators placed on it."""
+    from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
+    from ridgeline.units import parse_tokens  # noqa: PLC0415
+
+    hw = get_accelerator(gpu)
+    peaks = {k: v for k, v in hw.peak_flops_per_s.items() if k != "fp64"}
+    rows: list[dict] = []
+    if model:
+        from ridgeline.model.load import load_model  # noqa: PLC0415
+        from ridgeline.ops import op_table  # noqa: PLC0415
+        from ridgeline.timing import roofline as make_roofline  # noqa: PLC0415
+        from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
+
+        spec = load_model(model)
+        S = parse_tokens(prompt, "--prompt")
+        if batch < 1:
+            raise InputError("--batch: must be at least 1")
+        table = op_table(spec, Precision.build(spec, weights), ParallelPlan(tp))
+        rf = make_roofline(table, hw)
+        for phase, f in (("prefill", table.features(1, S, 0)), ("decode", table.features(batch, 1, S))):
+            fl, by = table.evaluate(f)
+            tc, tm = fl[:, None] * rf.inv_peak, by * rf.inv_bw
+            for i, op in enumerate(table.ops):
+                if fl[i] == 0 and by[i] == 0:
+                    continue
+                rows.append({"phase": phase, "op": op.name + (f" [{op.layer_kind}]" if op.layer_kind else ""),
+                             "layers": op.layers, "flops": float(fl[i]), "bytes": float(by[i]),
+                             "intensity": float(fl[i] / by[i]) if by[i] else float("inf"),
+                             "bound": "compute" if tc[i, 0] > tm[i] else "memory"})
+    if plot:
+        from ridgeline.plots import roofline_plot  # noqa: PLC0415
+
+        pts = [(r["op"].split(" ")[0], r["intensity"], min(max(peaks.values()), r["intensity"] * hw.mem_bw_bytes_per_s),
+                r["phase"]) for r in rows if r["bytes"] > 0]
+        roofline_plot(hw, pts, plot, peaks)
+    if as_json:
+        _emit({"schema_version": 1, "hardware": hw.id, "mem_bw_bytes_per_s": hw.mem_bw_bytes_per_s,
+               "peaks": peaks, "ridge_points": {k: v / hw.mem_bw_bytes_per_s for k, v in peaks.items()},
+               "operators": rows})
+        return
+    from ridgeline.render_time import roofline_table  # noqa: PLC0415
+
+    roofline_table(hw, peaks, rows, _console())
+    if plot:
+        _console().print(f"plot written to {plot}")
+
+
 @app.command()
 def models(as_json: JsonOpt = False) -> None:
     """List the presets with their exact parameter counts."""

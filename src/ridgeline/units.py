@@ -132,3 +132,21 @@ def fmt_count(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.4g}{unit}"
     return f"{n:.0f}"
+
+
+_SECONDS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def parse_seconds(text: str | float, field: str) -> float:
+    """Parse a duration: ``2ms``, ``150us``, ``0.002`` (seconds) into seconds.
+
+    >>> parse_seconds("2ms", "x")
+    0.002
+    """
+    m = re.match(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([a-zµ]*)\s*$", str(text).lower())
+    if not m or m.group(2) not in _SECONDS:
+        raise InputError(f"{field}: cannot read {text!r} as a duration; write e.g. 2ms, 150us or 0.002")
+    value = float(m.group(1)) * _SECONDS[m.group(2)]
+    if not math.isfinite(value) or value > 3600:
+        raise InputError(f"{field}: {text!r} is not a sensible duration; give at most an hour")
+    return value

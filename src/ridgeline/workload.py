@@ -45,10 +45,17 @@ class ParallelPlan:
     """Tensor-parallel degree: attention heads, MLP columns and the vocabulary are split."""
     pp: int = 1
     """Pipeline-parallel stages: layers are split into contiguous stages."""
+    ep: int = 1
+    """Expert-parallel degree for MoE layers: 1 (experts' matrices split over tp) or tp (whole
+    experts spread over the tp group, vLLM's ``--enable-expert-parallel``)."""
 
     def __post_init__(self) -> None:
         _positive("tp", self.tp, "pass --tp 1 or more")
         _positive("pp", self.pp, "pass --pp 1 or more")
+        _positive("ep", self.ep, "pass --ep 1 or more")
+        if self.ep not in (1, self.tp):
+            raise PlanError(f"ep={self.ep}: expert parallelism spreads the experts over the tp group; "
+                            f"use --ep 1 or --ep {self.tp} (= --tp)")
 
     @property
     def devices(self) -> int:
@@ -65,6 +72,11 @@ class ParallelPlan:
             if k % self.tp and self.tp % k:
                 return (f"tp={self.tp} neither divides nor is a multiple of the {k} KV heads of {spec.name}; "
                         f"use a divisor or multiple of {k}")
+        if self.ep > 1 and not spec.is_moe:
+            return f"ep={self.ep}: {spec.name} has no MoE layers; drop --ep"
+        if self.ep > 1 and spec.moe is not None and spec.moe.num_experts % self.ep:
+            return (f"ep={self.ep} does not divide the {spec.moe.num_experts} experts of {spec.name}; "
+                    f"use an ep that divides {spec.moe.num_experts}")
         if self.pp > spec.num_layers:
             return f"pp={self.pp} exceeds the {spec.num_layers} layers of {spec.name}; use pp <= {spec.num_layers}"
         return None

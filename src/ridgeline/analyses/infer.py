@@ -1,0 +1,329 @@
+"""``ridgeline infer``: TTFT, time per output token, throughput, and what bounds each step.
+
+All figures come from the operator table (ridgeline.ops) through the time model
+(ridgeline.timing). Inputs may be scalars or numpy arrays (broadcast together); every result
+field then has the broadcast shape. One implementation: a sweep is the same code as one estimate.
+
+Serving model (a fixed batch, as ``vllm bench latency`` runs it): the B prompts of S tokens are
+prefilled together (TTFT), then G - 1 decode steps follow, the k-th over S + k cached tokens.
+The mean decode step (TPOT) is the step at the mean context S + (G - 2)/2. Pipeline parallelism
+keeps pp micro-batches of B/pp in flight: every sequence advances once per pass over all stages,
+so a step costs the whole model's time at batch B/pp (plus the stage-to-stage sends).
+Offline maximum throughput (``--batch max``): continuous batching with chunked prefill mixed into
+decode steps: each step carries B decode tokens and, on average, B*S/G prompt tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ridgeline.hardware.spec import Accelerator
+from ridgeline.model.spec import ModelSpec
+from ridgeline.ops import FEATURES, OpTable, op_table
+from ridgeline.timing import Efficiencies, Roofline, StepTime, peak_for, roofline
+from ridgeline.workload import ParallelPlan, Precision
+
+#: Scenario columns evaluated together: prefill, decode at start, at end, at the mean context.
+_SCEN = ("prefill", "decode_start", "decode_end", "decode_mean")
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _out(x):
+    """A 0-d array or numpy scalar becomes a Python scalar; arrays stay arrays."""
+    return x.item() if getattr(x, "ndim", 1) == 0 else x
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Time of one kind of step, expected and ideal, with its breakdown."""
+
+    time_s: object
+    ideal_time_s: object
+    memory_s: object
+    compute_s: object
+    comm_s: object
+    overhead_s: object
+    flops: object
+    bytes: object
+    weight_bytes: object
+    kv_bytes: object
+    comm_bytes: object
+
+
+@dataclass(frozen=True)
+class InferResult:
+    spec: ModelSpec
+    hardware: Accelerator
+    precision: Precision
+    plan: ParallelPlan
+    compute: str
+    """Peak key the GEMMs run at (bf16, fp8 ...)."""
+    batch: object
+    prompt_tokens: object
+    gen_tokens: object
+    ttft_s: object
+    decode_step_time_s: object
+    """Decode step at the start of generation (S cached tokens)."""
+    decode_step_time_end_s: object
+    tpot_s: object
+    """Mean time per output token: the decode step at the mean context."""
+    e2e_latency_s: object
+    output_tokens_per_s: object
+    """Output tokens per second of the whole replica (tp x pp devices)."""
+    output_tokens_per_s_per_device: object
+    mbu: object
+    """Memory-bandwidth utilisation of the mean decode step: bytes / (TPOT x peak bandwidth)."""
+    mfu: object
+    """FLOP utilisation of the mean decode step against the GEMM format's dense peak."""
+    prefill_mfu: object
+    critical_batch: float
+    """Decode batch above which the weight GEMMs would turn compute-bound (KV reads ignored)."""
+    kv_keeps_memory_bound: object
+    """True when, at this context, each sequence's KV reads cost more time than its FLOPs, so no
+    batch turns decode compute-bound."""
+    bound: object
+    """What bounds the mean decode step: "memory", "compute" or "communication"."""
+    prefill_bound: object
+    wait_share: dict
+    """Share of the mean decode step spent on memory-bound rows, compute-bound rows,
+    communication and fixed overhead (sums to 1)."""
+    comm_bytes_per_step: object
+    """Bytes through one device's links per decode step."""
+    weight_bytes_per_step: object
+    kv_bytes_per_step: object
+    ideal: dict
+    """The same time keys for the pure roofline (datasheet peaks, no latency, no overhead)."""
+    prefill: Phase
+    decode: Phase
+    efficiencies: Efficiencies
+    offline: bool = False
+    """True when throughput is the continuous-batching offline maximum (``--batch max``)."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def devices(self) -> int:
+        return self.plan.tp * self.plan.pp
+
+
+def _phase(st: StepTime, i: int) -> Phase:
+    g = lambda a: _out(a[i])  # noqa: E731
+    return Phase(g(st.time_s), g(st.ideal_time_s), g(st.memory_s), g(st.compute_s), g(st.comm_s), g(st.overhead_s),
+                 g(st.flops), g(st.bytes), g(st.weight_bytes), g(st.kv_bytes), g(st.comm_bytes))
+
+
+def critical_batch(rf: Roofline) -> float:
+    """Decode batch where the weight GEMMs' FLOP time equals their weight-streaming time.
+
+    B* = (weight bytes / achieved bandwidth) / (FLOPs per token / achieved peak). For a dense bf16
+    model at ideal peaks this is the ridge point (peak / bandwidth, ~295 FLOP/byte on an H100)
+    times bytes per parameter over 2 FLOPs per parameter (scaling-book, "All About Transformer
+    Inference"). MoE weights count as if every expert were read.
+    """
+    cache = rf.__dict__
+    if "_critical_batch" not in cache:
+        from ridgeline.ops import _F  # noqa: PLC0415
+
+        gemm = np.array([op.kind in ("gemm", "expert_gemm") for op in rf.table.ops])
+        t_w = (rf.bm[gemm][:, _F["one"]] + rf.bm[gemm][:, _F["experts_hit"]]).sum() * rf.inv_bw
+        t_f = ((rf.fm[gemm][:, _F["tokens"]] + rf.fm[gemm][:, _F["seqs"]]) * rf.inv_peak[gemm, 0]).sum()
+        cache["_critical_batch"] = float(t_w / t_f) if t_f else float("inf")
+    return cache["_critical_batch"]
+
+
+def _gemm_peak(rf: Roofline) -> float:
+    """The dense peak of the format the GEMMs run in (MFU's denominator)."""
+    return peak_for(rf.hw, next((op.compute for op in rf.table.ops if op.kind == "gemm"), "bf16"))[0]
+
+
+def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, gen_tokens=128,
+          prec: Precision | None = None, plan: ParallelPlan = ParallelPlan(), eff: Efficiencies | None = None,
+          mla_path: str = "absorbed", offline: bool = False) -> InferResult:
+    """Estimate serving ``batch`` requests of ``prompt_tokens`` in, ``gen_tokens`` out.
+
+    ``batch``, ``prompt_tokens`` and ``gen_tokens`` may be numpy arrays (broadcast together).
+    ``offline``: throughput as an offline continuous-batching run with ``batch`` concurrent requests.
+    """
+    prec = prec or Precision.build(spec)
+    plan.check(spec)
+    eff = eff or Efficiencies()
+    table = op_table(spec, prec, plan, mla_path)
+    B, S, G = np.broadcast_arrays(_arr(batch), _arr(prompt_tokens), _arr(gen_tokens))
+    if np.any(B < 1) or np.any(S < 1) or np.any(G < 1):
+        from ridgeline.errors import InputError  # noqa: PLC0415
+
+        raise InputError("batch, prompt and gen tokens must each be at least 1")
+    mb = B / plan.pp  # micro-batch in flight per pipeline pass
+    steps = np.maximum(G - 1, 0)
+    c_end = S + np.maximum(G - 2, 0)
+    c_mean = S + np.maximum(G - 2, 0) / 2
+    zero = np.zeros_like(B)
+    # stack the four scenarios along a new leading axis and evaluate them in one pass
+    Bs = np.stack([B, mb, mb, mb])
+    Ss = np.stack([S, zero + 1, zero + 1, zero + 1])
+    Cs = np.stack([zero, S, c_end, c_mean])
+    feats = table.features(Bs, Ss, Cs)
+    if offline:
+        # a continuous-batching step: B decode tokens plus B*S/G prompt tokens (chunked prefill)
+        pf = table.features(mb, S, zero)
+        mix = feats[:, 3] + pf / np.maximum(G, 1)
+        mix[FEATURES.index("one")] = 1.0
+        mix[FEATURES.index("experts_hit")] = table.features(mb, 1 + S / np.maximum(G, 1), c_mean)[
+            FEATURES.index("experts_hit")]
+        feats = np.concatenate([feats, mix[:, None]], axis=1)
+    rf = roofline(table, hardware, eff)
+    st = rf.step(feats)
+    ttft = st.time_s[0] + eff.request_overhead.value
+    dec0, dec_end, tpot = st.time_s[1], st.time_s[2], st.time_s[3]
+    e2e = ttft + steps * tpot
+    i_e2e = st.ideal_time_s[0] + steps * st.ideal_time_s[3]
+    devices = plan.tp * plan.pp
+    if offline:
+        out_tps = B / st.time_s[4]
+        i_out_tps = B / st.ideal_time_s[4]
+    else:
+        out_tps = B * G / e2e
+        i_out_tps = B * G / i_e2e
+    gemm_peak = _gemm_peak(rf)
+    mbu = st.bytes[3] / (tpot * hardware.mem_bw_bytes_per_s)
+    mfu = st.flops[3] / (tpot * gemm_peak)
+    prefill_mfu = st.flops[0] / (ttft * gemm_peak)
+    bcrit = critical_batch(rf)
+    # KV keeps decode memory-bound when one sequence's KV read time exceeds its FLOP time
+    # (both scale with the batch, so the mean decode step at any batch answers it)
+    kv_bound = st.kv_bytes[3] * rf.inv_bw > st.flops[3] / (gemm_peak * eff.gemm.value)
+    t = st.time_s[3]
+    share = {"memory": _out(st.memory_s[3] / t), "compute": _out(st.compute_s[3] / t),
+             "communication": _out(st.comm_s[3] / t), "overhead": _out(st.overhead_s[3] / t)}
+    notes = []
+    if spec.max_position_embeddings and np.any(S + G > spec.max_position_embeddings):
+        notes.append(f"prompt + generation exceeds the model's max_position_embeddings ({spec.max_position_embeddings})")
+    if plan.pp > 1:
+        notes.append(f"pp={plan.pp}: {plan.pp} micro-batches of batch/{plan.pp} in flight; TTFT passes all stages")
+    return InferResult(
+        spec=spec, hardware=hardware, precision=prec, plan=plan, compute=table.ops[-1].compute if table.ops else "bf16",
+        batch=_out(B), prompt_tokens=_out(S), gen_tokens=_out(G),
+        ttft_s=_out(ttft), decode_step_time_s=_out(dec0), decode_step_time_end_s=_out(dec_end), tpot_s=_out(tpot),
+        e2e_latency_s=_out(e2e), output_tokens_per_s=_out(out_tps), output_tokens_per_s_per_device=_out(out_tps / devices),
+        mbu=_out(mbu), mfu=_out(mfu), prefill_mfu=_out(prefill_mfu), critical_batch=float(bcrit),
+        kv_keeps_memory_bound=_out(kv_bound), bound=_out(st.bound[3]), prefill_bound=_out(st.bound[0]),
+        wait_share=share, comm_bytes_per_step=_out(st.comm_bytes[3]), weight_bytes_per_step=_out(st.weight_bytes[3]),
+        kv_bytes_per_step=_out(st.kv_bytes[3]),
+        ideal={"ttft_s": _out(st.ideal_time_s[0]), "decode_step_time_s": _out(st.ideal_time_s[1]),
+               "tpot_s": _out(st.ideal_time_s[3]), "e2e_latency_s": _out(i_e2e),
+               "output_tokens_per_s": _out(i_out_tps), "output_tokens_per_s_per_device": _out(i_out_tps / devices)},
+        prefill=_phase(st, 0), decode=_phase(st, 3), efficiencies=eff, offline=offline, notes=tuple(notes),
+    )
+
+
+def _scalar_or_list(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def infer_dict(r: InferResult) -> dict:
+    """The ``--json`` object: SI units, raw numbers (lists for array inputs)."""
+    phase = lambda p: {k: _scalar_or_list(v) for k, v in p.__dict__.items()}  # noqa: E731
+    out = {
+        "schema_version": 1,
+        "model": {"name": r.spec.name, "model_type": r.spec.model_type, "source": r.spec.source},
+        "hardware": {"name": r.hardware.name, "id": r.hardware.id, "mem_bw_bytes_per_s": r.hardware.mem_bw_bytes_per_s,
+                     "peak_flops_per_s": r.hardware.peak(r.compute)},
+        "plan": {"tp": r.plan.tp, "pp": r.plan.pp, "ep": r.plan.ep, "devices": r.devices},
+        "precision": {"weights": r.precision.weights.name, "kv": r.precision.kv.name,
+                      "activations": r.precision.activations.name, "compute": r.compute},
+        "batch": r.batch, "prompt_tokens": r.prompt_tokens, "gen_tokens": r.gen_tokens, "offline": r.offline,
+    }
+    for key in ("ttft_s", "decode_step_time_s", "decode_step_time_end_s", "tpot_s", "e2e_latency_s",
+                "output_tokens_per_s", "output_tokens_per_s_per_device", "bound", "prefill_bound", "mbu", "mfu",
+                "prefill_mfu", "critical_batch", "kv_keeps_memory_bound", "comm_bytes_per_step",
+                "weight_bytes_per_step", "kv_bytes_per_step"):
+        out[key] = _scalar_or_list(getattr(r, key))
+    out["wait_share"] = {k: _scalar_or_list(v) for k, v in r.wait_share.items()}
+    out["ideal"] = {k: _scalar_or_list(v) for k, v in r.ideal.items()}
+    out["prefill"] = phase(r.prefill)
+    out["decode"] = phase(r.decode)
+    out["factors"] = [f.to_dict() for f in r.efficiencies.factors()]
+    out["notes"] = list(r.notes)
+    return out
+
+
+def explain(r: InferResult) -> list[dict]:
+    """Every headline figure with its formula, the inputs it used and the factors behind them.
+
+    Scalar results only (one configuration); values in SI units.
+    """
+    hw, e, d, p = r.hardware, r.efficiencies, r.decode, r.prefill
+    bw = hw.mem_bw_bytes_per_s
+    peak = _gemm_peak(roofline(op_table(r.spec, r.precision, r.plan), hw, e))
+    rows = [
+        {"name": "decode.bytes_per_step", "value": d.bytes, "unit": "bytes",
+         "formula": "sum over operators of bytes read + written per device (weights + KV + activations)",
+         "inputs": {"weight_bytes": d.weight_bytes, "kv_bytes": d.kv_bytes,
+                    "activation_bytes": d.bytes - d.weight_bytes - d.kv_bytes}},
+        {"name": "decode.memory_s", "value": d.memory_s, "unit": "s",
+         "formula": "sum over memory-bound operators of bytes / (mem_bw x eff.memory)",
+         "inputs": {"mem_bw_bytes_per_s": bw, "eff.memory": e.memory.value}},
+        {"name": "decode.compute_s", "value": d.compute_s, "unit": "s",
+         "formula": "sum over compute-bound operators of FLOPs / (peak x eff.<kind>)",
+         "inputs": {"flops_per_step": d.flops, "peak_flops_per_s": peak, "eff.gemm": e.gemm.value}},
+        {"name": "decode.comm_s", "value": d.comm_s, "unit": "s",
+         "formula": "per collective: latency + ring wire bytes / (link bw x eff.link); tp: 2 all-reduces per layer",
+         "inputs": {"comm_bytes_per_step": d.comm_bytes, "eff.link": e.link.value,
+                    "comm.latency_s": e.comm_latency.value}},
+        {"name": "tpot_s", "value": r.tpot_s, "unit": "s",
+         "formula": "decode step at the mean context S + (G-2)/2 = memory_s + compute_s + comm_s + overhead.step_s",
+         "inputs": {"memory_s": d.memory_s, "compute_s": d.compute_s, "comm_s": d.comm_s, "overhead_s": d.overhead_s}},
+        {"name": "ideal.tpot_s", "value": r.ideal["tpot_s"], "unit": "s",
+         "formula": "sum over operators of max(FLOPs / peak, bytes / mem_bw) + comm bytes / link bw (datasheet peaks)",
+         "inputs": {"peak_flops_per_s": peak, "mem_bw_bytes_per_s": bw}},
+        {"name": "ttft_s", "value": r.ttft_s, "unit": "s",
+         "formula": "prefill of B prompts of S tokens: sum over operators of max(FLOPs/(peak x eff), bytes/(bw x eff)) "
+                    "+ comm + overhead",
+         "inputs": {"flops": p.flops, "bytes": p.bytes, "memory_s": p.memory_s, "compute_s": p.compute_s,
+                    "comm_s": p.comm_s}},
+        {"name": "e2e_latency_s", "value": r.e2e_latency_s, "unit": "s", "formula": "ttft_s + (G - 1) x tpot_s",
+         "inputs": {"ttft_s": r.ttft_s, "G": r.gen_tokens, "tpot_s": r.tpot_s}},
+        {"name": "output_tokens_per_s", "value": r.output_tokens_per_s, "unit": "tokens/s",
+         "formula": "B / (mixed step time)" if r.offline else "B x G / e2e_latency_s",
+         "inputs": {"B": r.batch, "G": r.gen_tokens, "e2e_latency_s": r.e2e_latency_s}},
+        {"name": "mbu", "value": r.mbu, "unit": "fraction", "formula": "decode bytes per step / (tpot_s x mem_bw)",
+         "inputs": {"bytes": d.bytes, "tpot_s": r.tpot_s, "mem_bw_bytes_per_s": bw}},
+        {"name": "mfu", "value": r.mfu, "unit": "fraction", "formula": "decode FLOPs per step / (tpot_s x peak)",
+         "inputs": {"flops": d.flops, "tpot_s": r.tpot_s, "peak_flops_per_s": peak}},
+        {"name": "critical_batch", "value": r.critical_batch, "unit": "sequences",
+         "formula": "(GEMM weight bytes / (mem_bw x eff.memory)) / (GEMM FLOPs per token / (peak x eff.gemm))",
+         "inputs": {"mem_bw_bytes_per_s": bw, "peak_flops_per_s": peak}},
+    ]
+    return rows
+
+
+def bound_sentence(r: InferResult) -> str:
+    """One line: what bounds the mean decode step, and why (scalar results)."""
+    d = r.decode
+    per = f"per device ({r.devices} devices)" if r.devices > 1 else "on the device"
+    if r.bound == "memory":
+        why = (f"each step moves {d.weight_bytes / 1e9:.2f} GB of weights and {d.kv_bytes / 1e9:.2f} GB of KV {per}: "
+               f"{d.memory_s * 1e3:.2f} ms at {r.hardware.mem_bw_bytes_per_s * r.efficiencies.memory.value / 1e12:.2f} "
+               f"TB/s achieved, while its {d.flops / 1e12:.3g} TFLOP would take "
+               f"{d.flops / (_gemm_peak(roofline(op_table(r.spec, r.precision, r.plan), r.hardware, r.efficiencies)) * r.efficiencies.gemm.value) * 1e3:.2f} ms "
+               f"at the achieved peak")
+        if r.batch < r.critical_batch:
+            why += f"; batch {r.batch:g} is below the critical batch {r.critical_batch:.0f}"
+        if r.kv_keeps_memory_bound:
+            why += "; KV reads keep it memory-bound at any batch at this context"
+    elif r.bound == "compute":
+        why = (f"its {d.flops / 1e12:.3g} TFLOP {per} take {d.compute_s * 1e3:.2f} ms, more than the "
+               f"{d.memory_s * 1e3:.2f} ms of memory-bound operators; batch {r.batch:g} is above the critical batch "
+               f"{r.critical_batch:.0f}")
+    else:
+        why = (f"tp collectives move {d.comm_bytes / 1e6:.1f} MB per device per step: {d.comm_s * 1e3:.2f} ms, "
+               f"more than memory ({d.memory_s * 1e3:.2f} ms) or compute ({d.compute_s * 1e3:.2f} ms)")
+    return f"decode is {r.bound}-bound: {why}."
