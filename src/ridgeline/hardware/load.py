@@ -192,7 +192,7 @@ def get_accelerator(name: str) -> Accelerator:
     if not isinstance(name, str) or not name.strip():
         raise UnknownNameError("GPU", str(name), [], "give a name such as h100 or a .toml file")
     if len(name) > 4096:
-        raise UnknownNameError("GPU", name[:40] + "...", [], "a GPU name or a path is at most 4096 characters")
+        raise UnknownNameError("GPU", name[:40] + "...", [], "too long: a GPU name or a path is at most 4096 characters")
     path = Path(name).expanduser()
     try:
         exists = path.exists()

@@ -237,7 +237,7 @@ def check_path(ref: str) -> Path:
     if not isinstance(ref, str) or not ref.strip():
         raise ConfigError("model: empty name; give a preset (see `ridgeline models`), a config.json path or a folder")
     if len(ref) > MAX_REF_CHARS:
-        raise ConfigError(f"model: a name of {len(ref):,} characters is not a preset, path or hub id "
+        raise ConfigError(f"model: a name of {len(ref):,} characters is too long for a preset, path or hub id "
                           f"(limit {MAX_REF_CHARS:,}); check the argument")
     if "\x00" in ref:
         raise ConfigError(f"model: {_show(ref)} contains a NUL character; check the argument")
