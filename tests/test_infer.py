@@ -166,3 +166,51 @@ def test_fp8_weights_compute_at_the_fp8_peak_and_int4_in_bf16():
     assert r.compute == "fp8"
     r = infer(spec, H100, 64, 2048, 8, prec=Precision.build(spec, weights="int4"))
     assert r.compute == "bf16"
+
+
+def _tiny():
+    from tiny_configs import TINY
+
+    return sorted(TINY.items())
+
+
+@pytest.mark.parametrize("name,cfg", _tiny(), ids=lambda x: x if isinstance(x, str) else "")
+def test_table_total_equals_count_params_for_every_family(name, cfg):
+    # every model_type (multimodal wrappers, Mamba / delta-net hybrids, DSA indexer, chunked attention)
+    spec = spec_from_config(cfg, name)
+    assert op_table(spec, Precision.build(spec)).total_params == rl.count_params(spec).total
+    r = infer(spec, H100, 4, 64, 8)
+    assert r.tpot_s > 0 and r.ttft_s > 0
+
+
+def test_chunked_attention_pairs():
+    # Llama 4 chunked-local layers: a query at position p sees p mod c + 1 keys of its own chunk
+    from tiny_configs import TINY
+
+    spec = spec_from_config(TINY["llama4"], "llama4")
+    c = spec.attention_chunk_size
+    table = op_table(spec, Precision.build(spec))
+    from ridgeline.ops import FEATURES
+
+    f = table.features(1, 3 * c + 5, 0)
+    assert f[FEATURES.index("pairs_chunk")] == 3 * c * (c + 1) / 2 + 5 * 6 / 2
+    f = table.features(2, 1, c + 3)  # decode: the current chunk holds 4 tokens after this one
+    assert f[FEATURES.index("pairs_chunk")] == 2 * 4 and f[FEATURES.index("ctx_chunk")] == 2 * 4
+
+
+def test_state_layers_read_their_state_once_per_step():
+    # a Mamba / delta-net layer's decode step reads and writes each sequence's fixed state,
+    # whatever the context: KV traffic of a pure state layer does not grow with context
+    from tiny_configs import TINY
+
+    from ridgeline.model.kv import state_bytes_per_sequence
+
+    spec = spec_from_config(TINY["nemotron_h"], "nemotron_h")
+    prec = Precision.build(spec)
+    table = op_table(spec, prec)
+    rows = [op for op in table.ops if op.name.endswith((".conv", ".recurrence"))]
+    assert rows
+    from ridgeline.ops import FEATURES
+
+    per_seq = sum(op.kv[FEATURES.index("seqs")] * op.layers for op in rows)
+    assert per_seq == pytest.approx(2 * state_bytes_per_sequence(spec, prec.kv.bytes_per_element))

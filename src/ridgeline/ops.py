@@ -25,6 +25,10 @@ Features (each an array):
 - ``ctx_slide``   B*min(C+S, W)
 - ``experts_hit`` expected fraction of routed experts touched by T tokens under uniform
                   routing: 1 - (1 - k/E)^T (each token picks k distinct of E; occupancy)
+- ``pairs_chunk`` / ``ctx_chunk``  chunked-local attention (Llama 4): a query sees the tokens of
+                  its own chunk of c: sum (p mod c + 1); the step reads the chunks it touches
+- ``pairs_topk`` / ``ctx_topk``  DeepSeek sparse attention: each query attends the top-k tokens its
+                  indexer selects, sum min(p+1, k) (the sliding formula with W = k)
 
 Conventions: a multiply-add is 2 FLOPs. Attention runs fused (FlashAttention, Dao et al. 2022,
 arXiv 2205.14135): no score matrix in HBM; K and V are read once per step per layer. Sharding
@@ -44,7 +48,8 @@ import numpy as np
 from ridgeline.model.spec import ModelSpec
 from ridgeline.workload import ParallelPlan, Precision
 
-FEATURES = ("one", "tokens", "seqs", "pairs_full", "pairs_slide", "ctx_full", "ctx_slide", "experts_hit")
+FEATURES = ("one", "tokens", "seqs", "pairs_full", "pairs_slide", "ctx_full", "ctx_slide", "experts_hit",
+            "pairs_chunk", "ctx_chunk", "pairs_topk", "ctx_topk")
 _F = {name: i for i, name in enumerate(FEATURES)}
 #: Operator kinds; the time model gives each its own efficiency factors.
 KINDS = ("gemm", "expert_gemm", "attention", "elementwise", "gather")
@@ -82,7 +87,7 @@ class Op:
     """The FLOPs / bytes formula in the legend's letters, for --explain."""
     layer_kind: str = ""
     """Which layers: "full", "sliding", "full+moe" ... ("" for embed/lm_head)."""
-    kv: tuple[float, ...] = (0.0,) * 8
+    kv: tuple[float, ...] = (0.0,) * 12
     """The part of ``bytes`` that is KV-cache traffic (read and write), per feature unit."""
     fused: bool = False
     """True for the attention rows (score, softmax, AV) that one fused kernel runs: the time model
@@ -129,22 +134,25 @@ class OpTable:
         T = B * S
         end = C + S
         pairs_full = B * (S * C + S * (S + 1) / 2)
-        W = self.spec.sliding_window
-        if W:
-            # sum over x in [C+1, C+S] of min(x, W): the part up to W, then W per query beyond it
-            lo, hi = C + 1, np.minimum(end, W)
-            under = np.where(hi >= lo, (lo + hi) * (hi - lo + 1) / 2, 0.0)
-            over = np.maximum(end - np.maximum(C, W), 0.0) * W
-            pairs_slide = B * (under + over)
-            ctx_slide = B * np.minimum(end, W)
+        pairs_slide, ctx_slide = _windowed(B, C, S, self.spec.sliding_window)
+        x = self.spec.indexer
+        pairs_topk, ctx_topk = _windowed(B, C, S, x.top_k if x is not None else None)
+        c = self.spec.attention_chunk_size
+        if c and "chunked" in self.spec.layer_types:
+            def f(n):  # sum over p < n of (p mod c + 1)
+                q, r = np.floor_divide(n, c), np.mod(n, c)
+                return q * c * (c + 1) / 2 + r * (r + 1) / 2
+            pairs_chunk = B * (f(end) - f(C))
+            ctx_chunk = B * (end - np.floor_divide(C, c) * c)
         else:
-            pairs_slide = ctx_slide = np.zeros_like(T)
+            pairs_chunk = ctx_chunk = np.zeros_like(T)
         moe = self.spec.moe
         if moe is not None and moe.num_experts:
             hit = 1.0 - np.power(1.0 - moe.top_k / moe.num_experts, T)
         else:
             hit = np.zeros_like(T)
-        return np.stack([np.ones_like(T), T, B, pairs_full, pairs_slide, B * end, ctx_slide, hit])
+        return np.stack([np.ones_like(T), T, B, pairs_full, pairs_slide, B * end, ctx_slide, hit,
+                         pairs_chunk, ctx_chunk, pairs_topk, ctx_topk])
 
     def evaluate(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(FLOPs, bytes) per row, each R x shape, for features from :meth:`features`."""
@@ -160,6 +168,21 @@ class OpTable:
             self.bytes_matrix[:, _F["experts_hit"]].sum() * feats[_F["experts_hit"]]
         kv = np.tensordot(self.kv_matrix.sum(axis=0), feats, axes=1)
         return w, kv
+
+
+def _windowed(B, C, S, W):
+    """(query-key pairs, KV tokens read) when each query sees at most W keys; zeros without W.
+
+    Pairs: sum over x in [C+1, C+S] of min(x, W): the part up to W, then W per query beyond it.
+    """
+    if not W:
+        z = np.zeros_like(B)
+        return z, z
+    end = C + S
+    lo, hi = C + 1, np.minimum(end, W)
+    under = np.where(hi >= lo, (lo + hi) * (hi - lo + 1) / 2, 0.0)
+    over = np.maximum(end - np.maximum(C, W), 0.0) * W
+    return B * (under + over), B * np.minimum(end, W)
 
 
 def op_table(spec: ModelSpec, prec: Precision, plan: ParallelPlan = ParallelPlan(), mla_path: str = "absorbed",
@@ -249,14 +272,29 @@ class _Builder:
                                "bf16", self.p.format_for("embedding").name, "bytes T*(row + activation)"))
         if s.embed_dim:
             self.gemm("embed.project_in", Ed, H, Ed * H, 0, "replicated", 1, "")
-        kinds = Counter((s.layer_types[i], s.moe is not None and i in set(s.moe.moe_layers))
-                        for i in range(s.num_layers))
-        for (ltype, is_moe), count in sorted(kinds.items()):
-            lk = ltype + ("+moe" if is_moe else "")
-            self.attention(ltype, count, lk)
+        if s.vision is not None:
+            # the vision tower runs once per image, not per generated token: resident, not streamed
+            n = sum(c for _, c in s.vision.terms)
+            self.ops.append(Op("vision", "gather", 1, n, "replicated", self.wbytes("vision", n), _vec(), _vec(),
+                               "bf16", self.p.format_for("vision").name,
+                               "vision tower + projector: per image, not per decode step (not timed)"))
+        moe_set = set(s.moe.moe_layers) if s.moe is not None else set()
+        kinds = Counter((s.layer_types[i], i in moe_set, s.has_mlp(i)) for i in range(s.num_layers))
+        first = {}
+        for i in range(s.num_layers):
+            first.setdefault((s.layer_types[i], i in moe_set, s.has_mlp(i)), i)
+        for (ltype, is_moe, dense), count in sorted(kinds.items()):
+            lk = ltype + ("+moe" if is_moe else "") + ("" if (is_moe or dense) else "+nomlp")
+            rep = first[(ltype, is_moe, dense)]
+            if ltype in ("full", "sliding", "chunked", "hybrid"):
+                self.attention(ltype, count, lk)
+            if ltype in ("mamba", "hybrid"):
+                self.mamba(count, lk, rep)
+            if ltype == "linear_attention":
+                self.linear_attention(count, lk, rep)
             if is_moe:
                 self.moe(count, lk)
-            else:
+            elif dense:
                 self.mlp("mlp", s.mlp.intermediate_size, count, lk)
             norm_params = s.norms_per_layer * H * (2 if s.norm_bias else 1)
             self.elementwise("norms.layer", norm_params, s.norms_per_layer * H, NORM_FLOPS_PER_ELEMENT, count, lk)
@@ -266,24 +304,26 @@ class _Builder:
             self.gemm("embed.project_out", H, Ed, H * Ed, 0, "replicated", 1, "", per="seqs")
         # lm_head: only the last position of each sequence is projected (logits_to_keep=1).
         # A tied head streams the embedding table but owns no parameters of its own.
-        self.gemm("lm_head", Ed, V, 0 if s.tie_word_embeddings else V * Ed, 0, "vocab", 1, "",
+        hb = V if s.lm_head_bias else 0
+        self.gemm("lm_head", Ed, V, (0 if s.tie_word_embeddings else V * Ed) + hb, hb, "vocab", 1, "",
                   role="lm_head", per="seqs")
         return self.ops
 
     def attention(self, ltype: str, layers: int, lk: str) -> None:
         s, a, H, t = self.s, self.s.attention, self.s.hidden_size, self.t
         N, K, D = a.num_heads, a.num_kv_heads, a.head_dim
-        pairs = "pairs_slide" if ltype == "sliding" else "pairs_full"
-        ctx = "ctx_slide" if ltype == "sliding" else "ctx_full"
+        pairs, ctx = {"sliding": ("pairs_slide", "ctx_slide"), "chunked": ("pairs_chunk", "ctx_chunk")}.get(
+            ltype, ("pairs_full", "ctx_full"))
         kvb = self.p.kv.bytes_per_element
         if a.mla is not None:
             self.mla(layers, lk, pairs, ctx)
             return
-        qkv_rows = a.fused_qkv_rows if a.fused_qkv_rows is not None else (N + 2 * K) * D
+        q_rows = N * D * (2 if a.output_gate else 1)  # Qwen3-Next: q_proj also emits the output gate
+        qkv_rows = a.fused_qkv_rows if a.fused_qkv_rows is not None else q_rows + 2 * K * D
         if a.fused_qkv_rows is not None:
             bias = qkv_rows if a.q_bias else 0
         else:
-            bias = (N * D if a.q_bias else 0) + (K * D if a.k_bias else 0) + (K * D if a.v_bias else 0)
+            bias = (q_rows if a.q_bias else 0) + (K * D if a.k_bias else 0) + (K * D if a.v_bias else 0)
         self.gemm("attn.qkv", H, qkv_rows, H * qkv_rows + bias, bias, "column", layers, lk)
         kv_dev = max(K // t, 1)  # KV heads per device (replicated when tp > K)
         n_dev = N / t
@@ -301,7 +341,7 @@ class _Builder:
                            _vec(tokens=n_dev * D * self.ab + kv_tok / 2, **{ctx: kv_tok / 2}),
                            self.compute_attn(), "", f"FLOPs 2*pairs*{n_dev:g}*{D}; bytes V read/write + out", lk,
                            _vec(tokens=kv_tok / 2, **{ctx: kv_tok / 2}), True))
-        extra = (2 * D if a.qk_norm else 0) + (N if a.sinks else 0)
+        extra = ((2 * D if a.qk_norm_per_head else (N + K) * D) if a.qk_norm else 0) + (N if a.sinks else 0)
         o_bias = H if a.o_bias else 0
         self.gemm("attn.o", N * D, H, N * D * H + o_bias, o_bias, "row", layers, lk)
         if extra:
@@ -337,6 +377,20 @@ class _Builder:
         kvb = self.p.kv.bytes_per_element
         n_dev = N / t
         kv_b = R * N * (m.qk_nope_head_dim + m.v_head_dim)
+        if s.indexer is not None:
+            # DeepSeek sparse attention (V3.2): the indexer scores every cached token with its own
+            # small keys, then attention runs over the top-k tokens it selects
+            x = s.indexer
+            n_idx = _group_params(s, first_attention_layer(s), ("attn.indexer",))
+            n_norm = _group_params(s, first_attention_layer(s), ("attn.indexer_norm",))
+            wb = self.wbytes("linear", n_idx) + self.wbytes("norm", n_norm)
+            self.ops.append(Op("attn.indexer", "gemm", layers, n_idx + n_norm, "replicated", wb,
+                               _vec(tokens=2 * n_idx, pairs_full=2 * x.num_heads * x.head_dim),
+                               _vec(one=wb, tokens=x.head_dim * kvb, ctx_full=x.head_dim * kvb),
+                               self.compute, self.p.format_for("linear").name,
+                               "FLOPs 2*T*params + 2*pairs*heads*dim; bytes its key cache", lk,
+                               _vec(tokens=x.head_dim * kvb, ctx_full=x.head_dim * kvb)))
+            pairs, ctx = "pairs_topk", "ctx_topk"
         lat_tok = (R + r) * kvb  # latent bytes per token per layer (replicated on every tp rank)
         if self.mla_path == "absorbed":
             # the kv_b weights are read once per step, used as two per-token GEMMs per head:
@@ -365,9 +419,9 @@ class _Builder:
         ob = H if a.o_bias else 0
         self.gemm("attn.o", N * m.v_head_dim, H, N * m.v_head_dim * H + ob, ob, "row", layers, lk)
 
-    def mlp(self, prefix: str, width: int, layers: int, lk: str) -> None:
+    def mlp(self, prefix: str, width: int, layers: int, lk: str, bias: bool | None = None) -> None:
         s, H = self.s, self.s.hidden_size
-        gated, bias = s.mlp.gated, s.mlp.bias
+        gated, bias = s.mlp.gated, s.mlp.bias if bias is None else bias
         up = (2 if gated else 1) * width
         ub = up if bias else 0
         self.gemm(f"{prefix}.{'gate_up' if gated else 'up'}", H, up, H * up + ub, ub, "column", layers, lk)
@@ -383,15 +437,97 @@ class _Builder:
         # routed experts: each token runs k of E experts (3 matrices each: gate, up, down).
         # Weights are read for the experts the step's tokens touch (feature experts_hit).
         t = self.t
+        mats = 3 if moe.gated else 2
         eb = E * (2 * Ie + H) if moe.expert_bias else 0
-        wb = (self.wbytes("expert", E * 3 * H * Ie) + self.wbytes("bias", eb)) / t
-        fl = 2 * k * 3 * H * Ie / t
-        act = k * (2 * H + 3 * Ie / t) * self.ab
-        self.ops.append(Op("moe.experts", "expert_gemm", layers, E * 3 * H * Ie + eb, "expert", wb,
+        wb = (self.wbytes("expert", E * mats * H * Ie) + self.wbytes("bias", eb)) / t
+        fl = 2 * k * mats * H * Ie / t
+        act = k * (2 * H + mats * Ie / t) * self.ab
+        self.ops.append(Op("moe.experts", "expert_gemm", layers, E * mats * H * Ie + eb, "expert", wb,
                            _vec(tokens=fl), _vec(experts_hit=wb, tokens=act), self.compute,
                            self.p.format_for("expert").name,
                            f"FLOPs 2*T*{k}*3*H*{Ie}/tp; bytes E*3*H*{Ie}*w*experts_hit/tp", lk))
         if moe.shared_intermediate_size:
-            self.mlp("moe.shared", moe.shared_intermediate_size, layers, lk)
+            self.mlp("moe.shared", moe.shared_intermediate_size, layers, lk, bias=False)
         if moe.shared_expert_gate:
             self.gemm("moe.shared_gate", H, 1, H, 0, "replicated", layers, lk, role="router")
+
+    def _state_rows(self, prefix: str, layers: int, lk: str, rep: int, conv_channels: int, kernel: int,
+                    recurrent_flops_per_token: float, n_ssm: int, n_conv: int) -> None:
+        """The convolution and the recurrence of a state-space / linear-attention mixer.
+
+        Decode reads and writes each sequence's fixed state once per step (feature ``seqs``): the
+        conv window and the recurrent state, in the KV format. The recurrence costs
+        ``recurrent_flops_per_token`` per token (prefill runs it chunked, same FLOPs).
+        """
+        from ridgeline.model.kv import state_elements_per_layer  # noqa: PLC0415
+
+        e = state_elements_per_layer(self.s, rep)
+        sb = self.p.kv.bytes_per_element
+        t = self.t
+        cw = self.wbytes("ssm", n_conv) / t
+        self.ops.append(Op(f"{prefix}.conv", "elementwise", layers, n_conv, "column", cw,
+                           _vec(tokens=2 * conv_channels * kernel / t),
+                           _vec(one=cw, tokens=2 * conv_channels * self.ab / t, seqs=2 * e.conv * sb / t),
+                           "fp32", self.p.format_for("ssm").name,
+                           f"FLOPs 2*T*{conv_channels}*{kernel}/tp; bytes conv window read+write per sequence", lk,
+                           _vec(seqs=2 * e.conv * sb / t)))
+        rw = self.wbytes("ssm", n_ssm) / t
+        self.ops.append(Op(f"{prefix}.recurrence", "elementwise", layers, n_ssm, "column", rw,
+                           _vec(tokens=recurrent_flops_per_token / t),
+                           _vec(one=rw, seqs=2 * e.recurrent * sb / t), "fp32", self.p.format_for("ssm").name,
+                           "FLOPs per token x T; bytes state read+write per sequence", lk,
+                           _vec(seqs=2 * e.recurrent * sb / t)))
+
+    def mamba(self, layers: int, lk: str, rep: int) -> None:
+        """Mamba 1 / 2 mixer (arXiv 2312.00752, 2405.21060). The selective scan updates a state of
+        d_inner x d_state per token: h = exp(dt*A)*h + dt*B*x, y = C.h + D*x: ~6 FLOPs per state
+        element (decay, two products and adds, the output dot product)."""
+        s, m, H = self.s, self.s.mamba, self.s.hidden_size
+        assert m is not None
+        Di, S = m.d_inner, m.d_state
+        g = {t: _group_params(s, rep, (t,)) for t in ("mamba.in_proj", "mamba.x_dt_proj", "mamba.conv", "mamba.ssm",
+                                                       "mamba.out_proj", "mamba.bias", "mamba.norm")}
+        in_rows = g["mamba.in_proj"] // H
+        in_b = in_rows if m.in_proj_bias else 0
+        out_b = H if m.out_proj_bias else 0
+        conv_b = g["mamba.bias"] - in_b - out_b
+        self.gemm("mamba.in_proj", H, in_rows, g["mamba.in_proj"] + in_b, in_b, "column", layers, lk)
+        if g["mamba.x_dt_proj"]:
+            self.gemm("mamba.x_dt_proj", 1, g["mamba.x_dt_proj"], g["mamba.x_dt_proj"], 0, "column", layers, lk)
+        self._state_rows("mamba", layers, lk, rep, m.conv_channels, m.d_conv, 6 * Di * S,
+                         g["mamba.ssm"], g["mamba.conv"] + conv_b)
+        if g["mamba.norm"]:
+            self.elementwise("mamba.norm", g["mamba.norm"], Di, NORM_FLOPS_PER_ELEMENT, layers, lk)
+        self.gemm("mamba.out_proj", Di, H, g["mamba.out_proj"] + out_b, out_b, "row", layers, lk)
+
+    def linear_attention(self, layers: int, lk: str, rep: int) -> None:
+        """Gated DeltaNet (Qwen3-Next; arXiv 2412.06464). Per token and value head the delta rule
+        reads the state with the key (S k), corrects it (S += beta (v - S k) k^T) and reads it with
+        the query (q^T S): ~3 matrix-vector products of dk x dv, 2 FLOPs each, ~6 per state element."""
+        s, la, H = self.s, self.s.linear_attention, self.s.hidden_size
+        assert la is not None
+        g = {t: _group_params(s, rep, (t,)) for t in ("linear_attn.in_proj", "linear_attn.conv", "linear_attn.ssm",
+                                                       "linear_attn.norm", "linear_attn.out_proj")}
+        self.gemm("linear_attn.in_proj", H, g["linear_attn.in_proj"] // H, g["linear_attn.in_proj"], 0, "column",
+                  layers, lk)
+        self._state_rows("linear_attn", layers, lk, rep, 2 * la.key_dim + la.value_dim, la.conv_kernel,
+                         6 * la.num_value_heads * la.key_head_dim * la.value_head_dim, g["linear_attn.ssm"],
+                         g["linear_attn.conv"])
+        self.elementwise("linear_attn.norm", g["linear_attn.norm"], la.value_dim, NORM_FLOPS_PER_ELEMENT, layers, lk)
+        self.gemm("linear_attn.out_proj", la.value_dim, H, g["linear_attn.out_proj"], 0, "row", layers, lk)
+
+
+def first_attention_layer(spec: ModelSpec) -> int:
+    return next(i for i, t in enumerate(spec.layer_types) if t in ("full", "sliding", "chunked", "hybrid"))
+
+
+def _group_params(spec: ModelSpec, layer: int, terms: tuple[str, ...]) -> int:
+    """Parameters of layer ``layer``'s groups named ``terms`` (from the parameter oracle, for the
+    mixers whose tensor layout it already spells out: Mamba, gated delta-net, the DSA indexer)."""
+    from ridgeline.model import params  # noqa: PLC0415
+
+    groups = params._mamba_groups(spec, layer) if spec.layer_types[layer] in ("mamba", "hybrid") \
+        and any(t.startswith("mamba.") for t in terms) else \
+        params._linear_attention_groups(spec, layer) if any(t.startswith("linear_attn.") for t in terms) else \
+        params._attention_groups(spec, layer)
+    return sum(g.count for g in groups if g.term in terms)
