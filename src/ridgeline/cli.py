@@ -160,6 +160,9 @@ def infer(
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache format.")] = None,
     act_dtype: Annotated[Optional[str], typer.Option("--act-dtype", help="Activation format (fp8 for W8A8).")] = None,
     mla_path: Annotated[str, typer.Option(help="MLA attention: absorbed (engines' decode) or naive.")] = "absorbed",
+    engine: Annotated[str, typer.Option(help="Whose KV pool and batch limits --batch max uses: ideal, vllm, sglang, trtllm.")] = "ideal",
+    engine_version: Annotated[Optional[str], typer.Option(help="Engine version whose rule applies (vLLM).")] = None,
+    memory_fraction: Annotated[Optional[float], typer.Option(help="gpu_memory_utilization / mem_fraction_static / kv fraction.")] = None,
     eff_memory: Annotated[Optional[float], typer.Option(help="Override eff.memory (fraction of peak bandwidth).")] = None,
     eff_gemm: Annotated[Optional[float], typer.Option(help="Override eff.gemm (fraction of dense peak).")] = None,
     step_overhead: Annotated[Optional[str], typer.Option(help="Override overhead.step_s, e.g. 2ms.")] = None,
@@ -201,15 +204,19 @@ def infer(
     def plan_for(t: int) -> ParallelPlan:
         return ParallelPlan(t, pp, ep if ep == 1 else t)
 
-    def max_batch(sp, h, pl) -> int:
-        from ridgeline.analyses.fit import fit as run_fit  # noqa: PLC0415
-        from ridgeline.workload import InferenceWorkload  # noqa: PLC0415
+    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
+    from ridgeline.analyses.infer import max_batch as batch_limit  # noqa: PLC0415
 
-        f = run_fit(sp, h, InferenceWorkload(1, S + G, min(8192, S + G)), prec, pl)
-        if f.max_concurrent_sequences < 1:
-            raise InputError(f"--batch max: not even one sequence of {S + G:,} tokens fits beside the weights on "
-                             f"{pl.devices} x {h.name}; raise --tp/--pp or shorten --prompt/--gen")
-        return f.max_concurrent_sequences
+    eng = EngineSettings(engine, memory_fraction, None, None, None, None, engine_version)
+    budget: dict[str, int | None] = {"tokens": None}
+
+    def max_batch(sp, h, pl) -> int:
+        lim = batch_limit(sp, h, S, G, prec, pl, eng)
+        if lim.batch < 1:
+            raise InputError(f"--batch max: not even one request of {S + G:,} tokens fits on {pl.devices} x "
+                             f"{h.name} ({lim.why}); raise --tp/--pp or shorten --prompt/--gen")
+        budget["tokens"] = lim.max_step_tokens
+        return lim.batch
 
     offline = batch.strip().lower() == "max"
     if sweep or (plot and not sweep):
@@ -220,14 +227,16 @@ def infer(
                 h = get_accelerator(v) if var == "gpu" else hw
                 pl = plan_for(int(v)) if var == "tp" else plan_for(tp)
                 b = max_batch(spec, h, pl) if offline else parse_tokens(batch, "--batch")
-                results.append(infer_dict(run_infer(spec, h, b, S, G, prec, pl, eff, mla_path, offline)))
+                results.append(infer_dict(run_infer(spec, h, b, S, G, prec, pl, eff, mla_path, offline,
+                                                    budget["tokens"])))
                 labels.append(v)
         else:
             arr = np.array([parse_tokens(v, "--sweep") for v in vals], dtype=float)
             pl = plan_for(tp)
             b = (max_batch(spec, hw, pl) if offline else parse_tokens(batch, "--batch")) if var != "batch" else arr
             kw = {"batch": b, "prompt_tokens": arr if var == "prompt" else S, "gen_tokens": arr if var == "gen" else G}
-            r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=mla_path, offline=offline, **kw)
+            r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=mla_path, offline=offline,
+                          max_step_tokens=budget["tokens"], **kw)
             d = infer_dict(r)
             results = [{k: (d[k][i] if isinstance(d[k], list) else d[k]) for k in d} for i in range(len(vals))]
             labels = vals
@@ -248,7 +257,7 @@ def infer(
         return
     plan = plan_for(tp)
     b = max_batch(spec, hw, plan) if offline else parse_tokens(batch, "--batch")
-    r = run_infer(spec, hw, b, S, G, prec, plan, eff, mla_path, offline)
+    r = run_infer(spec, hw, b, S, G, prec, plan, eff, mla_path, offline, budget["tokens"])
     if as_json:
         d = infer_dict(r)
         d["bound_reason"] = bound_sentence(r)

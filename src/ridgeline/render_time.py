@@ -27,10 +27,11 @@ def infer_table(r, console: Console, sentence: str) -> None:
     t.add_column("figure", style="bold")
     t.add_column("expected", justify="right")
     t.add_column("ideal roofline", justify="right")
-    t.add_row("TTFT (prefill)", _ms(r.ttft_s), _ms(r.ideal["ttft_s"]))
+    t.add_row("TTFT (all prompts at once)" if r.offline else "TTFT (prefill)", _ms(r.ttft_s), _ms(r.ideal["ttft_s"]))
     t.add_row("decode step, first", _ms(r.decode_step_time_s), _ms(r.ideal["decode_step_time_s"]))
     t.add_row("decode step, last", _ms(r.decode_step_time_end_s), "")
-    t.add_row("TPOT (mean step)", _ms(r.tpot_s), _ms(r.ideal["tpot_s"]))
+    t.add_row("TPOT (mixed decode+prefill step)" if r.offline else "TPOT (mean step)", _ms(r.tpot_s),
+              _ms(r.ideal["tpot_s"]))
     t.add_row("end-to-end latency", _ms(r.e2e_latency_s), _ms(r.ideal["e2e_latency_s"]))
     t.add_row("output tokens/s", f"{r.output_tokens_per_s:,.1f}", f"{r.ideal['output_tokens_per_s']:,.1f}")
     t.add_row("output tokens/s per device", f"{r.output_tokens_per_s_per_device:,.1f}",

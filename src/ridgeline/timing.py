@@ -51,14 +51,14 @@ COMM_LATENCY = Factor(
     "github.com/NVIDIA/nccl/issues/1259); used when the hardware file gives no link latency",
 )
 REQUEST_OVERHEAD = Factor(
-    "overhead.request_s", 0.0, "seconds per request, added to TTFT",
-    "tokenization, admission and the first sampling of a request; 0 in the ideal roofline "
-    "(fitted on published measurements: benchmarks/infer_accuracy.py)",
+    "overhead.request_s", 6.48e-3, "seconds per request, added to TTFT",
+    "tokenization, admission and first sampling of a request: the median TTFT residual over the train half "
+    "of 191 published measurements (benchmarks/infer_accuracy.py, docs/accuracy.md); 0 in the ideal roofline",
 )
 STEP_OVERHEAD = Factor(
-    "overhead.step_s", 0.0, "seconds per forward step",
-    "scheduling, sampling and kernel-launch time per engine step; 0 in the ideal roofline "
-    "(engine profiles set it, see ridgeline.analyses.infer)",
+    "overhead.step_s", 2.77e-3, "seconds per forward step",
+    "scheduling, sampling and kernel launches per engine step: the median decode-step residual over the train "
+    "half of 191 published measurements (benchmarks/infer_accuracy.py, docs/accuracy.md); 0 in the ideal roofline",
 )
 
 

@@ -140,13 +140,51 @@ def _gemm_peak(rf: Roofline) -> float:
     return peak_for(rf.hw, next((op.compute for op in rf.table.ops if op.kind == "gemm"), "bf16"))[0]
 
 
+@dataclass(frozen=True)
+class BatchLimit:
+    """The most concurrent requests an engine holds, and its token budget per step."""
+
+    batch: int
+    max_step_tokens: int | None
+    """Tokens one forward step may carry (vLLM max_num_batched_tokens; None: unlimited)."""
+    why: str
+
+
+def max_batch(spec: ModelSpec, hardware: Accelerator, prompt_tokens: int, gen_tokens: int,
+              prec: Precision | None = None, plan: ParallelPlan = ParallelPlan(), engine=None) -> BatchLimit:
+    """How many requests of prompt + gen tokens run at once: the KV room (ridgeline's ledger, or the
+    engine profile's pool in whole blocks) and the engine's max_num_seqs, whichever binds."""
+    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
+    from ridgeline.analyses.fit import fit  # noqa: PLC0415
+    from ridgeline.workload import InferenceWorkload  # noqa: PLC0415
+
+    ctx = prompt_tokens + gen_tokens
+    engine = engine or EngineSettings()
+    if engine.engine != "ideal" and engine.max_model_len is None:
+        from dataclasses import replace  # noqa: PLC0415
+
+        engine = replace(engine, max_model_len=ctx)
+    f = fit(spec, hardware, InferenceWorkload(1, ctx, min(8192, ctx)), prec, plan, engine=engine)
+    a = f.engine_allocation
+    if a is None:
+        return BatchLimit(f.max_concurrent_sequences, None,
+                          f"KV room beside the weights: {f.max_concurrent_sequences} sequences of {ctx:,} tokens")
+    room = a.num_blocks // max(a.blocks_for_request(ctx), 1)
+    n = min(room, a.max_num_seqs)
+    why = (f"{a.engine}: pool of {a.num_blocks:,} blocks holds {room:,} requests of {ctx:,} tokens; "
+           f"max_num_seqs {a.max_num_seqs:,}")
+    return BatchLimit(n, a.max_num_batched_tokens, why)
+
+
 def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, gen_tokens=128,
           prec: Precision | None = None, plan: ParallelPlan = ParallelPlan(), eff: Efficiencies | None = None,
-          mla_path: str = "absorbed", offline: bool = False) -> InferResult:
+          mla_path: str = "absorbed", offline: bool = False, max_step_tokens: int | None = None) -> InferResult:
     """Estimate serving ``batch`` requests of ``prompt_tokens`` in, ``gen_tokens`` out.
 
     ``batch``, ``prompt_tokens`` and ``gen_tokens`` may be numpy arrays (broadcast together).
-    ``offline``: throughput as an offline continuous-batching run with ``batch`` concurrent requests.
+    ``offline``: throughput as an offline continuous-batching run with ``batch`` concurrent requests;
+    ``max_step_tokens`` caps the tokens of one step (the engine's chunked-prefill budget): when
+    B decode tokens plus B*S/G prompt tokens exceed it, only budget*G/(S+G) requests decode per step.
     """
     prec = prec or Precision.build(spec)
     plan.check(spec)
@@ -169,8 +207,10 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
     feats = table.features(Bs, Ss, Cs)
     if offline:
         # a continuous-batching step: B decode tokens plus B*S/G prompt tokens (chunked prefill)
+        if max_step_tokens:
+            mb = np.minimum(mb, max_step_tokens * G / (S + G))
         pf = table.features(mb, S, zero)
-        mix = feats[:, 3] + pf / np.maximum(G, 1)
+        mix = table.features(mb, 1.0, c_mean) + pf / np.maximum(G, 1)
         mix[FEATURES.index("one")] = 1.0
         mix[FEATURES.index("experts_hit")] = table.features(mb, 1 + S / np.maximum(G, 1), c_mean)[
             FEATURES.index("experts_hit")]
@@ -179,12 +219,15 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
     st = rf.step(feats)
     ttft = st.time_s[0] + eff.request_overhead.value
     dec0, dec_end, tpot = st.time_s[1], st.time_s[2], st.time_s[3]
+    if offline:  # every request advances once per mixed step
+        tpot = st.time_s[4]
     e2e = ttft + steps * tpot
-    i_e2e = st.ideal_time_s[0] + steps * st.ideal_time_s[3]
+    i_tpot = st.ideal_time_s[4] if offline else st.ideal_time_s[3]
+    i_e2e = st.ideal_time_s[0] + steps * i_tpot
     devices = plan.tp * plan.pp
     if offline:
-        out_tps = B / st.time_s[4]
-        i_out_tps = B / st.ideal_time_s[4]
+        out_tps = mb * plan.pp / st.time_s[4]
+        i_out_tps = mb * plan.pp / st.ideal_time_s[4]
     else:
         out_tps = B * G / e2e
         i_out_tps = B * G / i_e2e
@@ -214,7 +257,7 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
         wait_share=share, comm_bytes_per_step=_out(st.comm_bytes[3]), weight_bytes_per_step=_out(st.weight_bytes[3]),
         kv_bytes_per_step=_out(st.kv_bytes[3]),
         ideal={"ttft_s": _out(st.ideal_time_s[0]), "decode_step_time_s": _out(st.ideal_time_s[1]),
-               "tpot_s": _out(st.ideal_time_s[3]), "e2e_latency_s": _out(i_e2e),
+               "tpot_s": _out(i_tpot), "e2e_latency_s": _out(i_e2e),
                "output_tokens_per_s": _out(i_out_tps), "output_tokens_per_s_per_device": _out(i_out_tps / devices)},
         prefill=_phase(st, 0), decode=_phase(st, 3), efficiencies=eff, offline=offline, notes=tuple(notes),
     )
