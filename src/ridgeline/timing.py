@@ -25,10 +25,11 @@ EFF_HBM = Factor(
     "measurements of a 70B inference workload (mikamirai.com/blog/gpu-memory-bandwidth, 2026-03-28)",
 )
 EFF_GEMM = Factor(
-    "eff.gemm", 0.75, "fraction of dense peak FLOP/s",
-    "large GEMMs on Hopper reach ~75-78% of dense peak: DeepGEMM up to 1550 of 1979 FP8 TFLOP/s on "
-    "H800 (github.com/deepseek-ai/DeepGEMM README); FlashAttention-3 740 of 989 BF16 TFLOP/s "
-    "(Shah et al. 2024, arXiv 2407.08608)",
+    "eff.gemm", 0.50, "fraction of dense peak FLOP/s",
+    "fitted on the train half of 191 published engine measurements (benchmarks/infer_accuracy.py, "
+    "docs/accuracy.md): real engines' GEMMs over whole steps; the best single kernels reach 0.75-0.78 "
+    "(DeepGEMM up to 1550 of 1979 FP8 TFLOP/s on H800, github.com/deepseek-ai/DeepGEMM; FlashAttention-3 "
+    "740 of 989 BF16 TFLOP/s, arXiv 2407.08608)",
 )
 EFF_ATTENTION = Factor(
     "eff.attention", 0.60, "fraction of dense peak FLOP/s",
@@ -51,7 +52,7 @@ COMM_LATENCY = Factor(
     "github.com/NVIDIA/nccl/issues/1259); used when the hardware file gives no link latency",
 )
 REQUEST_OVERHEAD = Factor(
-    "overhead.request_s", 6.48e-3, "seconds per request, added to TTFT",
+    "overhead.request_s", 1.36e-3, "seconds per request, added to TTFT",
     "tokenization, admission and first sampling of a request: the median TTFT residual over the train half "
     "of 191 published measurements (benchmarks/infer_accuracy.py, docs/accuracy.md); 0 in the ideal roofline",
 )
