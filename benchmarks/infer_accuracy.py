@@ -50,7 +50,7 @@ MODELS = {
     "llama 8b": "llama-3.1-8b",
 }
 GPUS = {"h100-sxm": "h100-sxm", "h100": "h100-sxm", "h200": "h200-sxm-141gb", "a100-80gb-sxm": "a100-sxm4-80gb",
-        "a100-80gb": "a100-sxm4-80gb", "mi300x": "mi300x", "b200": "b200-hgx", "l40s": "l40s", "l40": "l40-pcie",
+        "a100-80gb": "a100-sxm4-80gb", "h100-nvl": "h100-nvl-94gb", "mi300x": "mi300x", "b200": "b200-hgx", "l40s": "l40s", "l40": "l40-pcie",
         "rtx4090": "rtx4090", "rtx3090": "rtx3090", "b300": "b300", "rtx6000-ada": "rtx-6000-ada",
         "rtx-pro-6000-blackwell-server": "rtx-pro-6000-blackwell"}
 WEIGHTS = {"fp8": "fp8", "fp16": "fp16", "f16": "fp16", "bf16": "bf16", "nvfp4": "nvfp4", "q4_0": "q4_0",

@@ -237,15 +237,17 @@ def infer(
             kw = {"batch": b, "prompt_tokens": arr if var == "prompt" else S, "gen_tokens": arr if var == "gen" else G}
             r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=mla_path, offline=offline,
                           max_step_tokens=budget["tokens"], **kw)
-            d = infer_dict(r)
-            results = [{k: (d[k][i] if isinstance(d[k], list) else d[k]) for k in d} for i in range(len(vals))]
+            from ridgeline.analyses.infer import infer_rows  # noqa: PLC0415
+
+            results = infer_rows(r)
             labels = vals
             if plot:
                 if var != "batch":
                     raise InputError("--plot draws a sweep over batch; use --sweep batch=... (or no --sweep)")
                 from ridgeline.plots import batch_sweep_plot  # noqa: PLC0415
 
-                batch_sweep_plot(r, plot)
+                lim = batch_limit(spec, hw, S, G, prec, pl, eng)
+                batch_sweep_plot(r, plot, lim.batch)
         if as_json:
             _emit({"schema_version": 1, "sweep": var, "values": labels, "results": results})
         else:
@@ -308,14 +310,17 @@ def roofline(
             for i, op in enumerate(table.ops):
                 if fl[i] == 0 and by[i] == 0:
                     continue
+                from ridgeline.timing import peak_for  # noqa: PLC0415
+
                 rows.append({"phase": phase, "op": op.name + (f" [{op.layer_kind}]" if op.layer_kind else ""),
                              "layers": op.layers, "flops": float(fl[i]), "bytes": float(by[i]),
+                             "peak_flops_per_s": peak_for(hw, op.compute)[0],
                              "intensity": float(fl[i] / by[i]) if by[i] else float("inf"),
                              "bound": "compute" if tc[i, 0] > tm[i] else "memory"})
     if plot:
         from ridgeline.plots import roofline_plot  # noqa: PLC0415
 
-        pts = [(r["op"].split(" ")[0], r["intensity"], min(max(peaks.values()), r["intensity"] * hw.mem_bw_bytes_per_s),
+        pts = [(r["op"].split(" ")[0], r["intensity"], min(r["peak_flops_per_s"], r["intensity"] * hw.mem_bw_bytes_per_s),
                 r["phase"]) for r in rows if r["bytes"] > 0]
         roofline_plot(hw, pts, plot, peaks)
     if as_json:

@@ -29,7 +29,7 @@ def _save(fig, path: str) -> None:
     fig.savefig(p, dpi=130, bbox_inches="tight")
 
 
-def batch_sweep_plot(r, path: str) -> None:
+def batch_sweep_plot(r, path: str, kv_room: int | None = None) -> None:
     """Throughput and time per output token against batch, memory- and compute-bound regions shaded.
 
     ``r`` is an InferResult over an array of batch sizes.
@@ -53,6 +53,9 @@ def batch_sweep_plot(r, path: str) -> None:
             ax.axvspan(edges[i], edges[i + 1], color=colors.get(str(b), "white"), lw=0)
         if np.isfinite(r.critical_batch):
             ax.axvline(r.critical_batch, color="k", ls=":", lw=1)
+        if kv_room is not None and kv_room < B[-1]:
+            ax.axvspan(max(kv_room, B[0] / 1.2), B[-1] * 1.2, color="#999999", alpha=0.45, lw=0,
+                       label=f"KV does not fit (> {kv_room} sequences)")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
     ax1.set_title(f"{r.spec.name} on {r.devices} x {r.hardware.name}: prompt {int(np.atleast_1d(r.prompt_tokens)[0])}, "
@@ -74,11 +77,18 @@ def roofline_plot(hw, points: list[tuple[str, float, float, str]], path: str, pe
     for i, (k, p) in enumerate(sorted(peaks.items(), key=lambda kv: -kv[1])):
         ax.plot(x, np.minimum(p, bw * x), color=f"C{i}", label=f"{k}: {p / 1e12:.0f} TFLOP/s, ridge {p / bw:.0f} FLOP/B")
     markers = {"prefill": "s", "decode": "o"}
+    merged: dict[tuple, list[str]] = {}
     for label, ai, fl, phase in points:
         if ai > 0 and fl > 0:
+            key = (round(float(np.log10(ai)), 1), round(float(np.log10(fl)), 1), phase)
+            names = merged.setdefault(key, [])
+            if label not in names:
+                names.append(label)
             ax.scatter([ai], [fl], marker=markers.get(phase, "x"), s=25, color="k" if phase == "decode" else "C3",
                        zorder=3)
-            ax.annotate(label, (ai, fl), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    for (lai, lfl, phase), names in merged.items():
+        ax.annotate(", ".join(names), (10 ** lai, 10 ** lfl), fontsize=6, xytext=(4, -8 if phase == "decode" else 4),
+                    textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per byte of HBM traffic)")

@@ -298,6 +298,20 @@ def infer_dict(r: InferResult) -> dict:
     return out
 
 
+def infer_rows(r: InferResult) -> list[dict]:
+    """One ``--json``-style dict per configuration of an array result (a sweep)."""
+    d = infer_dict(r)
+    n = int(np.size(r.batch))
+
+    def pick(v, i):
+        if isinstance(v, dict):
+            return {k: pick(x, i) for k, x in v.items()}
+        return v[i] if isinstance(v, list) and len(v) == n else v
+
+    keep = {k: v for k, v in d.items() if k not in ("factors", "notes")}
+    return [pick(keep, i) | {"factors": d["factors"], "notes": d["notes"]} for i in range(n)]
+
+
 def explain(r: InferResult) -> list[dict]:
     """Every headline figure with its formula, the inputs it used and the factors behind them.
 
