@@ -310,7 +310,7 @@ class _Builder:
         return self.ops
 
     def attention(self, ltype: str, layers: int, lk: str) -> None:
-        s, a, H, t = self.s, self.s.attention, self.s.hidden_size, self.t
+        _s, a, H, t = self.s, self.s.attention, self.s.hidden_size, self.t
         N, K, D = a.num_heads, a.num_kv_heads, a.head_dim
         pairs, ctx = {"sliding": ("pairs_slide", "ctx_slide"), "chunked": ("pairs_chunk", "ctx_chunk")}.get(
             ltype, ("pairs_full", "ctx_full"))
@@ -429,7 +429,7 @@ class _Builder:
         self.gemm(f"{prefix}.down", width, H, width * H + db, db, "row", layers, lk)
 
     def moe(self, layers: int, lk: str) -> None:
-        s, moe, H = self.s, self.s.moe, self.s.hidden_size
+        moe, H = self.s.moe, self.s.hidden_size
         assert moe is not None
         E, k, Ie = moe.num_experts, moe.top_k, moe.expert_intermediate_size
         rb = E if moe.router_bias else 0

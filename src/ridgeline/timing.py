@@ -10,7 +10,7 @@ overhead. Every factor is a :class:`ridgeline.factors.Factor` with a source, ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -134,8 +134,13 @@ class StepTime:
     @property
     def bound(self) -> np.ndarray:
         """"memory", "compute" or "communication": the largest share of the step."""
-        shares = np.stack([self.memory_s, self.compute_s, self.comm_s])
-        return np.array(["memory", "compute", "communication"])[np.argmax(shares, axis=0)]
+        return bound_of(self.memory_s, self.compute_s, self.comm_s)
+
+
+def bound_of(memory_s, compute_s, comm_s) -> np.ndarray:
+    """"memory", "compute" or "communication", whichever time is largest (ties go left)."""
+    return np.where((comm_s > memory_s) & (comm_s > compute_s), "communication",
+                    np.where(compute_s > memory_s, "compute", "memory"))
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,12 @@ class Roofline:
         self.kernels = np.zeros((len(groups), len(table.ops)))
         for g, rows in enumerate(groups.values()):
             self.kernels[g, rows] = 1.0
+        # kernel-level time per feature unit: K @ (per-row FLOP or byte times), folded once
+        k = self.kernels
+        self.k_comp = k @ (self.inv_peak * fm)
+        self.k_mem = k @ (self.inv_bw * bm)
+        self.k_comp_ideal = k @ (self.inv_peak_ideal * fm)
+        self.k_mem_ideal = k @ (self.inv_bw_ideal * bm)
         self.flops_row = fm.sum(axis=0)
         self.bytes_row = bm.sum(axis=0)
         self.kv_row = table.kv_matrix.sum(axis=0)
@@ -243,17 +254,14 @@ class Roofline:
         ideal = np.empty(n)
         for a in range(0, n, _BLOCK):
             blk = f2[:, a:a + _BLOCK]
-            fl = self.fm @ blk
-            by = self.bm @ blk
-            k = self.kernels
-            tc = k @ (fl * self.inv_peak)
-            tm = k @ (by * self.inv_bw)
+            tc = self.k_comp @ blk  # kernel x config: time if compute-bound
+            tm = self.k_mem @ blk  # time if memory-bound
             cb = tc > tm
-            row = np.maximum(tc, tm)
-            c = np.where(cb, row, 0.0).sum(axis=0)
+            np.maximum(tc, tm, out=tm)
+            c = (tm * cb).sum(axis=0)
             comp[a:a + _BLOCK] = c
-            mem[a:a + _BLOCK] = row.sum(axis=0) - c
-            ideal[a:a + _BLOCK] = np.maximum(k @ (fl * self.inv_peak_ideal), (k @ by) * self.inv_bw_ideal).sum(axis=0)
+            mem[a:a + _BLOCK] = tm.sum(axis=0) - c
+            ideal[a:a + _BLOCK] = np.maximum(self.k_comp_ideal @ blk, self.k_mem_ideal @ blk).sum(axis=0)
         T = f2[1]
         comm = np.where(T > 0, self.comm_latency_s, 0.0) + T * self.comm_s_per_token
         ideal += T * self.comm_s_per_token_ideal

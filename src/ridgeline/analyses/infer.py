@@ -22,7 +22,7 @@ import numpy as np
 from ridgeline.hardware.spec import Accelerator
 from ridgeline.model.spec import ModelSpec
 from ridgeline.ops import FEATURES, OpTable, op_table
-from ridgeline.timing import Efficiencies, Roofline, StepTime, peak_for, roofline
+from ridgeline.timing import Efficiencies, Roofline, bound_of, peak_for, roofline
 from ridgeline.workload import ParallelPlan, Precision
 
 #: Scenario columns evaluated together: prefill, decode at start, at end, at the mean context.
@@ -104,16 +104,12 @@ class InferResult:
     offline: bool = False
     """True when throughput is the continuous-batching offline maximum (``--batch max``)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    gemm_peak_flops_per_s: float = 0.0
+    """Dense peak of the format the GEMMs run in (MFU's denominator)."""
 
     @property
     def devices(self) -> int:
         return self.plan.tp * self.plan.pp
-
-
-def _phase(st: StepTime, i: int) -> Phase:
-    g = lambda a: _out(a[i])  # noqa: E731
-    return Phase(g(st.time_s), g(st.ideal_time_s), g(st.memory_s), g(st.compute_s), g(st.comm_s), g(st.overhead_s),
-                 g(st.flops), g(st.bytes), g(st.weight_bytes), g(st.kv_bytes), g(st.comm_bytes))
 
 
 def critical_batch(rf: Roofline) -> float:
@@ -195,72 +191,106 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
         from ridgeline.errors import InputError  # noqa: PLC0415
 
         raise InputError("batch, prompt and gen tokens must each be at least 1")
-    mb = B / plan.pp  # micro-batch in flight per pipeline pass
-    steps = np.maximum(G - 1, 0)
-    c_end = S + np.maximum(G - 2, 0)
-    c_mean = S + np.maximum(G - 2, 0) / 2
-    zero = np.zeros_like(B)
-    # stack the four scenarios along a new leading axis and evaluate them in one pass
-    Bs = np.stack([B, mb, mb, mb])
-    Ss = np.stack([S, zero + 1, zero + 1, zero + 1])
-    Cs = np.stack([zero, S, c_end, c_mean])
-    feats = table.features(Bs, Ss, Cs)
-    if offline:
-        # a continuous-batching step: B decode tokens plus B*S/G prompt tokens (chunked prefill)
-        if max_step_tokens:
-            mb = np.minimum(mb, max_step_tokens * G / (S + G))
-        pf = table.features(mb, S, zero)
-        mix = table.features(mb, 1.0, c_mean) + pf / np.maximum(G, 1)
-        mix[FEATURES.index("one")] = 1.0
-        mix[FEATURES.index("experts_hit")] = table.features(mb, 1 + S / np.maximum(G, 1), c_mean)[
-            FEATURES.index("experts_hit")]
-        feats = np.concatenate([feats, mix[:, None]], axis=1)
     rf = roofline(table, hardware, eff)
-    st = rf.step(feats)
-    ttft = st.time_s[0] + eff.request_overhead.value
-    dec0, dec_end, tpot = st.time_s[1], st.time_s[2], st.time_s[3]
-    if offline:  # every request advances once per mixed step
-        tpot = st.time_s[4]
-    e2e = ttft + steps * tpot
-    i_tpot = st.ideal_time_s[4] if offline else st.ideal_time_s[3]
-    i_e2e = st.ideal_time_s[0] + steps * i_tpot
-    devices = plan.tp * plan.pp
-    if offline:
-        out_tps = mb * plan.pp / st.time_s[4]
-        i_out_tps = mb * plan.pp / st.ideal_time_s[4]
-    else:
-        out_tps = B * G / e2e
-        i_out_tps = B * G / i_e2e
+    shape = B.shape
+    b, s, g = B.ravel(), S.ravel(), G.ravel()
+    # large sweeps run in blocks so that the scenario x feature temporaries stay in cache
+    parts = [_evaluate(table, rf, eff, plan, b[i:i + _CHUNK], s[i:i + _CHUNK], g[i:i + _CHUNK], offline,
+                       max_step_tokens) for i in range(0, b.size, _CHUNK)]
+    v = {k: _out(np.concatenate([p[k] for p in parts]).reshape(shape)) for k in parts[0]}
     gemm_peak = _gemm_peak(rf)
-    mbu = st.bytes[3] / (tpot * hardware.mem_bw_bytes_per_s)
-    mfu = st.flops[3] / (tpot * gemm_peak)
-    prefill_mfu = st.flops[0] / (ttft * gemm_peak)
-    bcrit = critical_batch(rf)
-    # KV keeps decode memory-bound when one sequence's KV read time exceeds its FLOP time
-    # (both scale with the batch, so the mean decode step at any batch answers it)
-    kv_bound = st.kv_bytes[3] * rf.inv_bw > st.flops[3] / (gemm_peak * eff.gemm.value)
-    t = st.time_s[3]
-    share = {"memory": _out(st.memory_s[3] / t), "compute": _out(st.compute_s[3] / t),
-             "communication": _out(st.comm_s[3] / t), "overhead": _out(st.overhead_s[3] / t)}
     notes = []
     if spec.max_position_embeddings and np.any(S + G > spec.max_position_embeddings):
         notes.append(f"prompt + generation exceeds the model's max_position_embeddings ({spec.max_position_embeddings})")
     if plan.pp > 1:
         notes.append(f"pp={plan.pp}: {plan.pp} micro-batches of batch/{plan.pp} in flight; TTFT passes all stages")
+    phase = lambda p: Phase(*(v[f"{p}.{f}"] for f in Phase.__dataclass_fields__))  # noqa: E731
     return InferResult(
         spec=spec, hardware=hardware, precision=prec, plan=plan, compute=table.ops[-1].compute if table.ops else "bf16",
         batch=_out(B), prompt_tokens=_out(S), gen_tokens=_out(G),
-        ttft_s=_out(ttft), decode_step_time_s=_out(dec0), decode_step_time_end_s=_out(dec_end), tpot_s=_out(tpot),
-        e2e_latency_s=_out(e2e), output_tokens_per_s=_out(out_tps), output_tokens_per_s_per_device=_out(out_tps / devices),
-        mbu=_out(mbu), mfu=_out(mfu), prefill_mfu=_out(prefill_mfu), critical_batch=float(bcrit),
-        kv_keeps_memory_bound=_out(kv_bound), bound=_out(st.bound[3]), prefill_bound=_out(st.bound[0]),
-        wait_share=share, comm_bytes_per_step=_out(st.comm_bytes[3]), weight_bytes_per_step=_out(st.weight_bytes[3]),
-        kv_bytes_per_step=_out(st.kv_bytes[3]),
-        ideal={"ttft_s": _out(st.ideal_time_s[0]), "decode_step_time_s": _out(st.ideal_time_s[1]),
-               "tpot_s": _out(i_tpot), "e2e_latency_s": _out(i_e2e),
-               "output_tokens_per_s": _out(i_out_tps), "output_tokens_per_s_per_device": _out(i_out_tps / devices)},
-        prefill=_phase(st, 0), decode=_phase(st, 3), efficiencies=eff, offline=offline, notes=tuple(notes),
+        ttft_s=v["ttft_s"], decode_step_time_s=v["decode_step_time_s"], decode_step_time_end_s=v["decode_end_s"],
+        tpot_s=v["tpot_s"], e2e_latency_s=v["e2e_latency_s"], output_tokens_per_s=v["out_tps"],
+        output_tokens_per_s_per_device=v["out_tps_dev"], mbu=v["mbu"], mfu=v["mfu"], prefill_mfu=v["prefill_mfu"],
+        critical_batch=critical_batch(rf), kv_keeps_memory_bound=v["kv_bound"], bound=v["bound"],
+        prefill_bound=v["prefill_bound"],
+        wait_share={k: v[f"share.{k}"] for k in ("memory", "compute", "communication", "overhead")},
+        comm_bytes_per_step=v["decode.comm_bytes"], weight_bytes_per_step=v["decode.weight_bytes"],
+        kv_bytes_per_step=v["decode.kv_bytes"],
+        ideal={"ttft_s": v["ideal.ttft_s"], "decode_step_time_s": v["ideal.decode_step_time_s"],
+               "tpot_s": v["ideal.tpot_s"], "e2e_latency_s": v["ideal.e2e_latency_s"],
+               "output_tokens_per_s": v["ideal.out_tps"], "output_tokens_per_s_per_device": v["ideal.out_tps_dev"]},
+        prefill=phase("prefill"), decode=phase("decode"), efficiencies=eff, offline=offline, notes=tuple(notes),
+        gemm_peak_flops_per_s=gemm_peak,
     )
+
+
+#: Configurations evaluated per block by :func:`infer`.
+_CHUNK = 32768
+
+
+def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPlan, B, S, G, offline: bool,
+              max_step_tokens: int | None) -> dict[str, np.ndarray]:
+    """Every figure of :func:`infer` for 1-D arrays of configurations."""
+    mb = B / plan.pp  # micro-batch in flight per pipeline pass
+    steps = np.maximum(G - 1, 0)
+    c_end = S + np.maximum(G - 2, 0)
+    c_mean = S + np.maximum(G - 2, 0) / 2
+    zero = np.zeros_like(B)
+    one = zero + 1
+    # the scenarios side by side, evaluated in one pass: prefill, decode at start, end, mean context
+    Bs = np.concatenate([B, mb, mb, mb])
+    Ss = np.concatenate([S, one, one, one])
+    Cs = np.concatenate([zero, S, c_end, c_mean])
+    feats = table.features(Bs, Ss, Cs)
+    n = B.size
+    if offline:
+        # a continuous-batching step: B decode tokens plus B*S/G prompt tokens (chunked prefill)
+        if max_step_tokens:
+            mb = np.minimum(mb, max_step_tokens * G / (S + G))
+        mix = table.features(mb, one, c_mean) + table.features(mb, S, zero) / np.maximum(G, 1)
+        mix[FEATURES.index("one")] = 1.0
+        mix[FEATURES.index("experts_hit")] = table.features(mb, 1 + S / np.maximum(G, 1), c_mean)[
+            FEATURES.index("experts_hit")]
+        feats = np.concatenate([feats, mix], axis=1)
+    st = rf.step(feats)
+    sc = lambda a, i: a[i * n:(i + 1) * n]  # noqa: E731
+    t = st.time_s
+    ttft = sc(t, 0) + eff.request_overhead.value
+    tpot = sc(t, 4) if offline else sc(t, 3)
+    e2e = ttft + steps * tpot
+    it = st.ideal_time_s
+    i_tpot = sc(it, 4) if offline else sc(it, 3)
+    i_e2e = sc(it, 0) + steps * i_tpot
+    devices = plan.tp * plan.pp
+    if offline:
+        out_tps, i_out_tps = mb * plan.pp / tpot, mb * plan.pp / i_tpot
+    else:
+        out_tps, i_out_tps = B * G / e2e, B * G / i_e2e
+    gemm_peak = _gemm_peak(rf)
+    mean = lambda a: sc(a, 3)  # noqa: E731
+    out = {
+        "ttft_s": ttft, "decode_step_time_s": sc(t, 1), "decode_end_s": sc(t, 2), "tpot_s": tpot,
+        "e2e_latency_s": e2e, "out_tps": out_tps, "out_tps_dev": out_tps / devices,
+        "mbu": mean(st.bytes) / (tpot * rf.hw.mem_bw_bytes_per_s), "mfu": mean(st.flops) / (tpot * gemm_peak),
+        "prefill_mfu": sc(st.flops, 0) / (ttft * gemm_peak),
+        # KV keeps decode memory-bound when one sequence's KV read time exceeds its FLOP time
+        # (both scale with the batch, so the mean decode step at any batch answers it)
+        "kv_bound": mean(st.kv_bytes) * rf.inv_bw > mean(st.flops) / (gemm_peak * eff.gemm.value),
+        "bound": bound_of(mean(st.memory_s), mean(st.compute_s), mean(st.comm_s)),
+        "prefill_bound": bound_of(sc(st.memory_s, 0), sc(st.compute_s, 0), sc(st.comm_s, 0)),
+        "ideal.ttft_s": sc(it, 0), "ideal.decode_step_time_s": sc(it, 1), "ideal.tpot_s": i_tpot,
+        "ideal.e2e_latency_s": i_e2e, "ideal.out_tps": i_out_tps, "ideal.out_tps_dev": i_out_tps / devices,
+    }
+    tm = mean(t)
+    for k, a in (("memory", st.memory_s), ("compute", st.compute_s), ("communication", st.comm_s),
+                 ("overhead", st.overhead_s)):
+        out[f"share.{k}"] = mean(a) / tm
+    for name, i in (("prefill", 0), ("decode", 3)):
+        for f, a in (("time_s", t), ("ideal_time_s", it), ("memory_s", st.memory_s), ("compute_s", st.compute_s),
+                     ("comm_s", st.comm_s), ("overhead_s", st.overhead_s), ("flops", st.flops), ("bytes", st.bytes),
+                     ("weight_bytes", st.weight_bytes), ("kv_bytes", st.kv_bytes), ("comm_bytes", st.comm_bytes)):
+            out[f"{name}.{f}"] = sc(a, i)
+    return out
 
 
 def _scalar_or_list(x):
@@ -319,7 +349,7 @@ def explain(r: InferResult) -> list[dict]:
     """
     hw, e, d, p = r.hardware, r.efficiencies, r.decode, r.prefill
     bw = hw.mem_bw_bytes_per_s
-    peak = _gemm_peak(roofline(op_table(r.spec, r.precision, r.plan), hw, e))
+    peak = r.gemm_peak_flops_per_s
     rows = [
         {"name": "decode.bytes_per_step", "value": d.bytes, "unit": "bytes",
          "formula": "sum over operators of bytes read + written per device (weights + KV + activations)",
@@ -370,7 +400,7 @@ def bound_sentence(r: InferResult) -> str:
         why = (f"each step moves {d.weight_bytes / 1e9:.2f} GB of weights and {d.kv_bytes / 1e9:.2f} GB of KV {per}: "
                f"{d.memory_s * 1e3:.2f} ms at {r.hardware.mem_bw_bytes_per_s * r.efficiencies.memory.value / 1e12:.2f} "
                f"TB/s achieved, while its {d.flops / 1e12:.3g} TFLOP would take "
-               f"{d.flops / (_gemm_peak(roofline(op_table(r.spec, r.precision, r.plan), r.hardware, r.efficiencies)) * r.efficiencies.gemm.value) * 1e3:.2f} ms "
+               f"{d.flops / (r.gemm_peak_flops_per_s * r.efficiencies.gemm.value) * 1e3:.2f} ms "
                f"at the achieved peak")
         if r.batch < r.critical_batch:
             why += f"; batch {r.batch:g} is below the critical batch {r.critical_batch:.0f}"
