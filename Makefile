@@ -16,6 +16,7 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/ridgeline fit llama-3-70b --gpu h100 --weights bf16
 	$(BIN)/ridgeline fit llama-3-70b --gpu h100 --weights int8 --batch 8 --context 8k
+	$(BIN)/ridgeline infer llama-3-70b --gpu h100 --tp 4 --batch 64 --prompt 2048 --gen 256
 
 # torch first, pinned to the CPU build: an open-ended torch requirement pulls a multi-GB CUDA build.
 install-test: $(BIN)/python

@@ -7,11 +7,12 @@ import ridgeline
 
 def test_all_is_pinned():
     assert ridgeline.__all__ == [
-        "Accelerator", "CheckpointError", "ConfigError", "FitResult", "HubError", "InferenceWorkload", "InputError",
-        "KVLayout", "MemoryLedger", "ModelSpec", "NumberFormat", "Overheads", "ParallelPlan", "ParamCount",
-        "PlanError", "Precision", "RidgelineError", "SUPPORTED_MODEL_TYPES", "UnknownNameError", "accelerators",
-        "count_params", "fit", "get_accelerator", "get_format", "inference_ledger", "inspect_checkpoint",
-        "kv_cache_elements", "load_model", "presets", "spec_from_config",
+        "Accelerator", "CheckpointError", "ConfigError", "Efficiencies", "FitResult", "HubError",
+        "InferResult", "InferenceWorkload", "InputError", "KVLayout", "MemoryLedger", "ModelSpec",
+        "NumberFormat", "Overheads", "ParallelPlan", "ParamCount", "PlanError", "Precision",
+        "RidgelineError", "SUPPORTED_MODEL_TYPES", "UnknownNameError", "accelerators", "count_params",
+        "fit", "get_accelerator", "get_format", "inference_ledger", "infer", "inspect_checkpoint",
+        "kv_cache_elements", "load_model", "op_table", "presets", "spec_from_config",
     ]
     for name in ridgeline.__all__:
         assert hasattr(ridgeline, name)

@@ -23,10 +23,27 @@ from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
 
 __version__ = "0.1.0"
 
+#: Names imported on first use (they need numpy, which the fit/model CLI path never loads).
+_LAZY = {"infer": ("ridgeline.analyses.infer", "infer"), "InferResult": ("ridgeline.analyses.infer", "InferResult"),
+         "op_table": ("ridgeline.ops", "op_table"), "Efficiencies": ("ridgeline.timing", "Efficiencies")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415
+
+        mod, attr = _LAZY[name]
+        value = getattr(importlib.import_module(mod), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ridgeline' has no attribute {name!r}")
+
+
 __all__ = [
-    "Accelerator", "CheckpointError", "ConfigError", "FitResult", "HubError", "InferenceWorkload", "InputError",
-    "KVLayout", "MemoryLedger", "ModelSpec", "NumberFormat", "Overheads", "ParallelPlan", "ParamCount", "PlanError",
-    "Precision", "RidgelineError", "SUPPORTED_MODEL_TYPES", "UnknownNameError", "accelerators", "count_params",
-    "fit", "get_accelerator", "get_format", "inference_ledger", "inspect_checkpoint", "kv_cache_elements",
-    "load_model", "presets", "spec_from_config",
+    "Accelerator", "CheckpointError", "ConfigError", "Efficiencies", "FitResult", "HubError", "InferResult",
+    "InferenceWorkload", "InputError", "KVLayout", "MemoryLedger", "ModelSpec", "NumberFormat", "Overheads",
+    "ParallelPlan", "ParamCount", "PlanError", "Precision", "RidgelineError", "SUPPORTED_MODEL_TYPES",
+    "UnknownNameError", "accelerators", "count_params", "fit", "get_accelerator", "get_format",
+    "inference_ledger", "infer", "inspect_checkpoint", "kv_cache_elements", "load_model", "op_table", "presets",
+    "spec_from_config",
 ]
