@@ -18,9 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ridgeline.analyses.engines import EngineAllocation, EngineSettings, StageShape, allocate
-from ridgeline.analyses.memory import (MemoryLedger, Overheads, forward_activation_bytes, inference_ledger,
-                                       kv_layer_token_bytes, model_weight_bytes, stage_cached_tokens, stage_layers, stage_totals,
-                                       stage_weight_terms, weight_table)
+from ridgeline.analyses.memory import (MemoryLedger, Overheads, byte_table, forward_activation_bytes,
+                                       inference_ledger, kv_layer_token_bytes, model_weight_bytes, stage_cached_tokens,
+                                       stage_layers, stage_totals)
 from ridgeline.errors import InputError
 from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD, Factor
 from ridgeline.hardware.spec import Accelerator
@@ -168,19 +168,18 @@ class _Model:
     def __init__(self, spec, prec, layout, overheads, stored):
         self.spec, self.prec, self.layout, self.ov = spec, prec, layout, overheads
         self.scale = 1.0 if stored is None else stored / model_weight_bytes(spec, prec)
-        self.table = weight_table(spec)
+        self.table = byte_table(spec, prec)
 
     def device_bytes(self, wl: InferenceWorkload, plan: ParallelPlan) -> float:
-        return stage_totals(self.spec, wl, self.prec, plan, self.layout, self.ov, self.scale)
+        return stage_totals(self.spec, wl, self.prec, plan, self.layout, self.ov, self.scale, self.table)
 
     def stages(self, plan: ParallelPlan) -> tuple[StageShape, ...]:
         out = []
         t = self.table
         for s, r in enumerate(stage_layers(self.spec.num_layers, plan.pp)):
-            terms = stage_weight_terms(t, self.prec, plan, r, s == 0, s == plan.pp - 1)
-            w = sum(terms.values()) * self.scale
-            sl = t.sliding_prefix[r.stop] - t.sliding_prefix[r.start] if self.spec.sliding_window else 0
-            out.append(StageShape(w, len(r) - sl, sl, s == plan.pp - 1, terms.get("weights.expert", 0.0) * self.scale))
+            w, ex = t.stage(r, s, plan.pp, plan.tp)
+            sl = t.sliding[r.stop] - t.sliding[r.start] if self.spec.sliding_window else 0
+            out.append(StageShape(w * self.scale, len(r) - sl, sl, s == plan.pp - 1, ex * self.scale))
         return tuple(out)
 
     def engine(self, st: EngineSettings, plan: ParallelPlan, hw: Accelerator, capacity: float) -> EngineAllocation:

@@ -256,20 +256,85 @@ def kv_bytes_by_stage(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, p
             for r in stage_layers(spec.num_layers, plan.pp)]
 
 
-def stage_totals(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan, layout: KVLayout,
-                 overheads: Overheads, weight_scale: float = 1.0) -> float:
-    """Bytes on the busiest device, without building the ledger (the fast path of searches)."""
+@dataclass(frozen=True)
+class ByteTable:
+    """Weight bytes of one (model, precision), as prefix sums over layers (length L + 1):
+    ``sharded`` (split by tp), ``replicated``, and the routed experts' share of ``sharded``;
+    plus the bytes outside the layers on the first and last stage."""
+
+    sharded: tuple[float, ...]
+    replicated: tuple[float, ...]
+    expert: tuple[float, ...]
+    first_sharded: float
+    first_replicated: float
+    last_sharded: float
+    last_replicated: float
+    tied_lm_head: float
+    """Bytes of the tied embedding the last stage copies when pp > 1 (0 when untied)."""
+    sliding: tuple[int, ...]
+
+    def stage(self, layers: range, s: int, pp: int, tp: int) -> tuple[float, float]:
+        """(weight bytes, routed-expert bytes) on one tp rank of stage ``s`` holding ``layers``."""
+        a, b = layers.start, layers.stop
+        sh = self.sharded[b] - self.sharded[a]
+        rep = self.replicated[b] - self.replicated[a]
+        if s == 0:
+            sh += self.first_sharded
+            rep += self.first_replicated
+        if s == pp - 1:
+            sh += self.last_sharded + (self.tied_lm_head if pp > 1 else 0.0)
+            rep += self.last_replicated
+        return sh / tp + rep, (self.expert[b] - self.expert[a]) / tp
+
+
+@lru_cache(maxsize=1024)
+def byte_table(spec: ModelSpec, prec: Precision) -> ByteTable:
+    """Build (once per model and precision) the byte prefix sums of :func:`weight_table`."""
     t = weight_table(spec)
+    L = spec.num_layers
+    sh, rep, ex = [0.0] * (L + 1), [0.0] * (L + 1), [0.0] * (L + 1)
+    fs = fr = ls = lr = 0.0
+    for r in t.roles:
+        f = prec.format_for(r)
+        for i in range(L + 1):
+            sh[i] += f.nbytes(t.sharded[r][i])
+            rep[i] += f.nbytes(t.replicated[r][i])
+            if r == "expert":
+                ex[i] += f.nbytes(t.sharded[r][i])
+    for role, n, sharded in t.first:
+        if sharded:
+            fs += prec.format_for(role).nbytes(n)
+        else:
+            fr += prec.format_for(role).nbytes(n)
+    for role, n, sharded in t.last:
+        if sharded:
+            ls += prec.format_for(role).nbytes(n)
+        else:
+            lr += prec.format_for(role).nbytes(n)
+    tied = prec.format_for("lm_head").nbytes(t.tied_lm_head)
+    return ByteTable(tuple(sh), tuple(rep), tuple(ex), fs, fr, ls, lr, tied, t.sliding_prefix)
+
+
+def stage_totals(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan, layout: KVLayout,
+                 overheads: Overheads, weight_scale: float = 1.0, table: ByteTable | None = None) -> float:
+    """Bytes on the busiest device, without building the ledger (the fast path of searches).
+    Equal to ``inference_ledger(...).per_device_total_bytes`` up to float rounding."""
+    t = table or byte_table(spec, prec)
     act = activation_bytes(spec, wl, prec, plan.tp)
+    fixed = act["activations.prefill_chunk"] + overheads.runtime.value
     per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
     frag = overheads.kv_fragmentation.value
+    ctx, win = wl.context_tokens, window_tokens(spec, wl.context_tokens, layout)
+    slides = spec.sliding_window is not None
     best = 0.0
-    for s, r in enumerate(stage_layers(spec.num_layers, plan.pp)):
-        w = sum(stage_weight_terms(t, prec, plan, r, s == 0, s == plan.pp - 1).values()) * weight_scale
-        kv = wl.batch * stage_cached_tokens(spec, r, wl.context_tokens, layout) * per
-        tot = w + kv + math.ceil(kv * frag) + act["activations.prefill_chunk"] + overheads.runtime.value \
-            + (act["activations.logits"] if s == plan.pp - 1 else 0.0)
-        best = max(best, tot)
+    pp = plan.pp
+    for s, r in enumerate(stage_layers(spec.num_layers, pp)):
+        w = t.stage(r, s, pp, plan.tp)[0] * weight_scale
+        n_sl = t.sliding[r.stop] - t.sliding[r.start] if slides else 0
+        kv = wl.batch * ((len(r) - n_sl) * ctx + n_sl * win) * per
+        tot = w + kv + math.ceil(kv * frag) + fixed + (act["activations.logits"] if s == pp - 1 else 0.0)
+        if tot > best:
+            best = tot
     return best
 
 
