@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ridgeline.analyses.engines import EngineAllocation, EngineSettings, StageShape, allocate
 from ridgeline.analyses.memory import (MemoryLedger, Overheads, byte_table, forward_activation_bytes,
-                                       inference_ledger, kv_layer_token_bytes, model_weight_bytes, stage_cached_tokens,
-                                       stage_layers, stage_totals)
+                                       inference_ledger, kv_layer_token_bytes, kv_spans, model_weight_bytes,
+                                       stage_cached_tokens, stage_layers, stage_totals)
 from ridgeline.errors import InputError
 from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD, Factor
 from ridgeline.hardware.spec import Accelerator
@@ -169,6 +169,7 @@ class _Model:
         self.spec, self.prec, self.layout, self.ov = spec, prec, layout, overheads
         self.scale = 1.0 if stored is None else stored / model_weight_bytes(spec, prec)
         self.table = byte_table(spec, prec)
+        self.spans = kv_spans(spec, layout)
 
     def device_bytes(self, wl: InferenceWorkload, plan: ParallelPlan) -> float:
         return stage_totals(self.spec, wl, self.prec, plan, self.layout, self.ov, self.scale, self.table)
@@ -178,8 +179,8 @@ class _Model:
         t = self.table
         for s, r in enumerate(stage_layers(self.spec.num_layers, plan.pp)):
             w, ex = t.stage(r, s, plan.pp, plan.tp)
-            sl = t.sliding[r.stop] - t.sliding[r.start] if self.spec.sliding_window else 0
-            out.append(StageShape(w * self.scale, len(r) - sl, sl, s == plan.pp - 1, ex * self.scale))
+            full, windowed, window = self.spans.counts(r)
+            out.append(StageShape(w * self.scale, full, windowed, s == plan.pp - 1, ex * self.scale, window))
         return tuple(out)
 
     def engine(self, st: EngineSettings, plan: ParallelPlan, hw: Accelerator, capacity: float) -> EngineAllocation:
@@ -245,8 +246,9 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
     m = _Model(spec, prec, layout, overheads, stored_weights_bytes)
     total = led.per_device_total_bytes
     per_tok_layer = kv_elements_per_token_layer(spec, layout) * prec.kv.bytes_per_element
-    per_tok = per_tok_layer * spec.num_layers
-    per_tok_full = per_tok_layer * (spec.num_layers - spec.num_sliding_layers)
+    full, windowed, _ = kv_spans(spec, layout).counts(range(spec.num_layers))
+    per_tok = per_tok_layer * (full + windowed)
+    per_tok_full = per_tok_layer * full
     kv_seq = stage_cached_tokens(spec, range(spec.num_layers), wl.context_tokens, layout) * per_tok_layer
     room = [cap - fixed for fixed in led.stage_fixed_bytes]
     seqs = min((max(int(r // kv), 0) if kv > 0 else 0) for r, kv in zip(room, led.stage_kv_seq_bytes))
