@@ -138,11 +138,15 @@ def test_fast_stage_totals_equal_the_ledger(b, t, tp, pp, name):
 
 def test_kv_room_in_tokens_issue_examples():
     # issue 9, item 5: one H100 (datasheet 80 GB), llama-3-70b int8, batch 8 x 8k: room for ~14k tokens of KV
-    r = fit(L70, H100, InferenceWorkload(8, 8192), Precision.build(L70, "int8"))
+    import dataclasses
+
+    datasheet = dataclasses.replace(H100, usable_memory_bytes=80e9)
+    r = fit(L70, datasheet, InferenceWorkload(8, 8192), Precision.build(L70, "int8"))
     room = r.capacity_bytes - r.ledger.stage_fixed_bytes[0]
     assert r.max_kv_tokens == int(room // (327_680 * (1 + KV_FRAGMENTATION.value)))
     assert 13_000 < r.max_kv_tokens < 15_000 and r.max_concurrent_sequences == 1
     # Llama-3.1-8B on an RTX 4090 at 128k context with fp8 KV: tens of thousands of tokens, not 0
     l8 = load_model("llama-3.1-8b")
-    r = fit(l8, get_accelerator("rtx-4090"), InferenceWorkload(1, 131072), Precision.build(l8, kv="fp8"))
+    rtx = dataclasses.replace(get_accelerator("rtx-4090"), usable_memory_bytes=24e9)  # datasheet 24 GB
+    r = fit(l8, rtx, InferenceWorkload(1, 131072), Precision.build(l8, kv="fp8"))
     assert r.max_concurrent_sequences == 0 and 60_000 < r.max_kv_tokens < 120_000

@@ -102,8 +102,8 @@ def test_usable_capacity_is_used_and_said():
 
     hw = dataclasses.replace(get_accelerator("h100"), usable_memory_bytes=79.19 * 2**30)
     r = fit(load_model("llama-3.1-8b"), hw)
-    assert r.capacity_bytes == 79.19 * 2**30 and r.hardware.capacity_basis == "usable"
-    assert any(n.startswith("capacity: usable") for n in r.notes)
+    assert r.capacity_bytes == 79.19 * 2**30 and r.hardware.capacity_basis == "usable_memory_bytes"
+    assert any(n.startswith("capacity: 79.19 GiB from usable_memory_bytes") for n in r.notes)
     d = to_jsonable(r)
     assert d["hardware"]["memory_bytes"] == 80_000_000_000 and d["per_device"]["capacity_bytes"] == r.capacity_bytes
 

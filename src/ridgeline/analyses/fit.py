@@ -60,7 +60,8 @@ class HardwareSummary:
     capacity_bytes: float
     """The capacity fit uses: usable when known, else the datasheet figure."""
     capacity_basis: str
-    """"usable" or "datasheet"."""
+    """The field capacity_bytes comes from: usable_memory_bytes, driver_total_memory_bytes,
+    gpu_working_set_fraction (unified memory) or memory_bytes (the datasheet)."""
 
 
 @dataclass(frozen=True)
@@ -235,13 +236,15 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
         if hardware.runtime_overhead_bytes is None and hardware.kind != "gpu":
             notes.append(f"no sourced runtime overhead for a {hardware.kind}: 0 assumed (set --runtime-overhead)")
     cap = hardware.usable_bytes
-    basis = "usable" if hardware.usable_memory_bytes is not None else "datasheet"
-    if basis == "usable":
-        notes.append(f"capacity: usable {cap / 2**30:.2f} GiB ({hardware.source_of('usable_memory_bytes')}); "
-                     f"datasheet {hardware.memory_bytes / 1e9:g} GB")
-    else:
+    # which figure usable_bytes is (the hardware layer names it; older data: usable or datasheet)
+    basis = getattr(hardware, "usable_basis",
+                    "usable_memory_bytes" if hardware.usable_memory_bytes is not None else "memory_bytes")
+    if basis == "memory_bytes":
         notes.append("capacity: datasheet figure (no usable total sourced for this device; "
-                     "engines see somewhat less or more)")
+                     "software sees somewhat less or more)")
+    else:
+        notes.append(f"capacity: {cap / 2**30:.2f} GiB from {basis} ({hardware.source_of(basis)}); "
+                     f"datasheet {hardware.memory_bytes / 1e9:g} GB")
     led = inference_ledger(spec, wl, prec, plan, layout, overheads, stored_weights_bytes)
     m = _Model(spec, prec, layout, overheads, stored_weights_bytes)
     total = led.per_device_total_bytes
