@@ -70,11 +70,13 @@ def test_default_context_is_decided_by_the_api():
 
 
 def test_context_max_is_the_largest_that_fits():
-    r = fit_request(FitRequest("llama-3-70b", weights="int8", batch=2, context="max"))
+    r = fit_request(FitRequest("llama-3-70b", weights="int8", batch=8, context="max"))
     ctx = r.workload.context_tokens
-    assert r.fits
-    more = fit_request(FitRequest("llama-3-70b", weights="int8", batch=2, context=str(ctx + 1)))
+    assert r.fits and 1 < ctx < 8192  # memory binds before the model's 8192-token maximum
+    more = fit_request(FitRequest("llama-3-70b", weights="int8", batch=8, context=str(ctx + 1)))
     assert not more.fits
+    capped = fit_request(FitRequest("llama-3.1-8b", context="max"))
+    assert capped.workload.context_tokens == 131072 and "max_position_embeddings" in capped.notes[-1]
 
 
 def test_batch_max_is_the_largest_that_fits():
