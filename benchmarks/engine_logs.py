@@ -121,11 +121,14 @@ def log_tokens(r: dict) -> tuple[int | None, str]:
 
 def predict(r: dict, total_bytes: float | None):
     gid = gpu_id(r.get("gpu", ""))
-    if gid is None:
-        raise RidgelineError(f"gpu {r.get('gpu')!r} not in ridgeline's hardware data")
-    gpu = gid
+    if gid is None and total_bytes is None:
+        raise RidgelineError(f"gpu {r.get('gpu')!r} not in ridgeline's hardware data and no total in the log")
+    gpu = gid or "unlisted-gpu"
     if total_bytes is not None:  # inject the device total the log prints (rule-only mode)
-        acc = dataclasses.replace(hwload.get_accelerator(gid), usable_memory_bytes=total_bytes)
+        base = hwload.get_accelerator(gid) if gid else dataclasses.replace(
+            hwload.get_accelerator("h100"), id=gpu, name=r.get("gpu", ""), memory_bytes=total_bytes)
+        acc = dataclasses.replace(base, usable_memory_bytes=total_bytes)
+        gid = gpu
         orig = hwload.get_accelerator
         hwload.get_accelerator = lambda name, *a, **k: acc if name == gid else orig(name, *a, **k)
         try:
@@ -177,20 +180,20 @@ def main() -> int:
         if not total and gpu_id(r.get("gpu", "")) in TOTAL_FROM_OTHER_LOGS_GIB:
             total, borrowed = TOTAL_FROM_OTHER_LOGS_GIB[gpu_id(r.get("gpu", ""))][0], True
         try:
-            e2e = predict(r, None)
-            rule = predict(r, total * GiB) if total else e2e
+            rule = predict(r, total * GiB) if total else predict(r, None)
+            e2e = predict(r, None) if gpu_id(r.get("gpu", "")) else None
         except RidgelineError as e:
             skipped.append((r["id"], str(e)[:120]))
             continue
         L = r["log"]
         toks, how = log_tokens(r)
-        row = {"r": r, "how": how, "log_tokens": toks, "e2e": e2e.engine_allocation, "rule": rule.engine_allocation,
+        row = {"r": r, "how": how, "log_tokens": toks, "e2e": e2e.engine_allocation if e2e else None, "rule": rule.engine_allocation,
                "has_total": bool(total), "borrowed": borrowed}
         a = row["rule"]
         row["w_err"] = err(a.weights_bytes / GiB, L.get("model_weights_gib"))
         row["kv_err"] = err(a.available_kv_cache_bytes / GiB, L.get("available_kv_cache_gib"))
         row["tok_err"] = err(a.max_kv_tokens, toks)
-        row["tok_err_e2e"] = err(row["e2e"].max_kv_tokens, toks)
+        row["tok_err_e2e"] = err(row["e2e"].max_kv_tokens, toks) if row["e2e"] else None
         rows.append(row)
     write(rows, skipped)
     return 0
@@ -241,7 +244,7 @@ def write(rows, skipped) -> None:
         w = f"{L.get('model_weights_gib') or '-'} / {a.weights_bytes / GiB:.2f} {pct(x['w_err'])}"
         kv = f"{L.get('available_kv_cache_gib') or '-'} / {a.available_kv_cache_bytes / GiB:.2f} {pct(x['kv_err'])}"
         tok = (f"{x['log_tokens']:,}" if x["log_tokens"] else "-") + f" / {a.max_kv_tokens:,} {pct(x['tok_err'])}"
-        e2e = f"{x['e2e'].max_kv_tokens:,} {pct(x['tok_err_e2e'])}"
+        e2e = f"{x['e2e'].max_kv_tokens:,} {pct(x['tok_err_e2e'])}" if x["e2e"] else "GPU not in data"
         cal = " (calibration)" if r["id"] in CALIBRATION else ""
         total = " (total from other logs)" if x["borrowed"] else "" if x["has_total"] else " (no total known)"
         src = r.get("source", "").split(" ")[0]

@@ -11,6 +11,7 @@ from ridgeline.analyses.memory import inference_ledger
 from ridgeline.errors import PlanError
 from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD
 from ridgeline.formats import get_format
+from ridgeline.model.kv import KVLayout
 from ridgeline.hardware.load import get_accelerator
 from ridgeline.model.load import load_model
 from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
@@ -117,3 +118,35 @@ def test_ledger_invariants(b, t, db, dt, tp, pp):
     assert a.total_bytes == a.weights_bytes + a.kv_cache_bytes + a.activations_bytes + a.overhead_bytes
     single = inference_ledger(L70, InferenceWorkload(b, t), prec, ParallelPlan(1, 1))
     assert a.per_device_total_bytes <= single.per_device_total_bytes
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 64), t=st.integers(1, 65536), tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 3, 5]),
+       name=st.sampled_from(["llama-3-70b", "deepseek-v3", "gemma-2-27b-it", "gpt-oss-20b", "qwen2-57b-a14b"]))
+def test_fast_stage_totals_equal_the_ledger(b, t, tp, pp, name):
+    from ridgeline.analyses.memory import Overheads, stage_totals
+
+    spec = load_model(name)
+    plan = ParallelPlan(tp, pp)
+    if plan.problem(spec):
+        return
+    prec, wl = Precision.build(spec), InferenceWorkload(b, t)
+    led = inference_ledger(spec, wl, prec, plan)
+    assert stage_totals(spec, wl, prec, plan, KVLayout(), Overheads()) == pytest.approx(led.per_device_total_bytes,
+                                                                                     rel=1e-12)
+
+
+def test_kv_room_in_tokens_issue_examples():
+    # issue 9, item 5: one H100 (datasheet 80 GB), llama-3-70b int8, batch 8 x 8k: room for ~14k tokens of KV
+    import dataclasses
+
+    datasheet = dataclasses.replace(H100, usable_memory_bytes=80e9)
+    r = fit(L70, datasheet, InferenceWorkload(8, 8192), Precision.build(L70, "int8"))
+    room = r.capacity_bytes - r.ledger.stage_fixed_bytes[0]
+    assert r.max_kv_tokens == int(room // (327_680 * (1 + KV_FRAGMENTATION.value)))
+    assert 13_000 < r.max_kv_tokens < 15_000 and r.max_concurrent_sequences == 1
+    # Llama-3.1-8B on an RTX 4090 at 128k context with fp8 KV: tens of thousands of tokens, not 0
+    l8 = load_model("llama-3.1-8b")
+    rtx = dataclasses.replace(get_accelerator("rtx-4090"), usable_memory_bytes=24e9)  # datasheet 24 GB
+    r = fit(l8, rtx, InferenceWorkload(1, 131072), Precision.build(l8, kv="fp8"))
+    assert r.max_concurrent_sequences == 0 and 60_000 < r.max_kv_tokens < 120_000

@@ -21,7 +21,8 @@ def _gbgib(b: float) -> tuple[str, str]:
 
 def _factor(f) -> str:
     if f.unit.startswith("bytes"):
-        return f"{f.name} = {fmt_gib(f.value, 2)}{f.unit.removeprefix('bytes')}"
+        size = fmt_gib(f.value, 2) if f.value >= 0.1 * 2**30 or f.value == 0 else f"{f.value / MiB:g} MiB"
+        return f"{f.name} = {size}{f.unit.removeprefix('bytes')}"
     if f.unit.startswith("fraction"):
         return f"{f.name} = {100 * f.value:g}%{f.unit.removeprefix('fraction')}"
     return f"{f.name} = {f.value:g} {f.unit}"
@@ -66,7 +67,7 @@ def _engine_lines(r, console: Console) -> None:
 
 def fit_table(r, console: Console) -> None:
     led = r.ledger
-    cap = "usable" if r.hardware.capacity_basis == "usable" else "datasheet"
+    cap = "datasheet" if r.hardware.capacity_basis == "memory_bytes" else "usable"
     title = (f"{r.model.name} on {r.plan.devices} x {r.hardware.name}  (tp={r.plan.tp}, pp={r.plan.pp}; "
              f"batch {r.workload.batch} x {r.workload.context_tokens:,} tokens; weights {r.precision.weights}, "
              f"KV {r.precision.kv})")

@@ -108,6 +108,8 @@ class StageShape:
     """The last stage computes logits (and runs the sampler)."""
     expert_bytes: float = 0.0
     """Of weights_bytes, the routed experts' bytes."""
+    window: int | None = None
+    """Tokens a windowed (sliding or chunked) layer keeps at most; None without such layers."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def allocate(settings: EngineSettings, spec: ModelSpec, stages: tuple[StageShape
         rc = rotary_cache_bytes(spec, element_bytes)
         pad = mxfp4_expert_padding(spec, tp) if expert_format == "mxfp4" else 1.0
         stages = tuple(StageShape(s.weights_bytes + rc + s.expert_bytes * (pad - 1), s.full_layers, s.sliding_layers,
-                                  s.last, s.expert_bytes * pad) for s in stages)
+                                  s.last, s.expert_bytes * pad, s.window) for s in stages)
     fn = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[settings.engine]
     return fn(settings, spec, stages, kv_layer_token_bytes, forward_activation, device_total_bytes, device_name,
               tp, pp, runtime_bytes)
@@ -279,7 +281,7 @@ def _vllm(st: EngineSettings, spec, stages, p, fwd, total, name, tp, pp, runtime
     tokens = blocks // groups * bs
     per_req = gf * _cdiv(mml, bs)
     if gs:
-        W = spec.sliding_window or mml
+        W = s.window or mml
         per_req += gs * (_cdiv(min(W - 1 + mnbt, mml), bs) + 1)
         notes.append(f"vLLM hybrid allocator: {s.full_layers} full and {s.sliding_layers} sliding layers in "
                      f"{groups} groups of {g}; sliding groups keep min(W - 1 + max_num_batched_tokens, "
@@ -295,7 +297,7 @@ def _vllm(st: EngineSettings, spec, stages, p, fwd, total, name, tp, pp, runtime
         available_kv_cache_bytes=avail, kv_pool_bytes=blocks * page * g, block_size=bs, num_blocks=blocks,
         max_kv_tokens=tokens, max_model_len=mml, max_num_batched_tokens=mnbt, max_num_seqs=seqs,
         max_concurrency=conc, blocks_per_request=per_req, full_groups=gf, sliding_groups=gs,
-        sliding_window=spec.sliding_window if gs else None, factors=tuple(factors), notes=tuple(notes))
+        sliding_window=s.window if gs else None, factors=tuple(factors), notes=tuple(notes))
 
 
 def sglang_defaults(total_bytes: float, tp: int, pp: int) -> tuple[float, int, int]:

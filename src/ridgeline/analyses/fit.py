@@ -18,9 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ridgeline.analyses.engines import EngineAllocation, EngineSettings, StageShape, allocate
-from ridgeline.analyses.memory import (MemoryLedger, Overheads, forward_activation_bytes, inference_ledger,
-                                       kv_layer_token_bytes, model_weight_bytes, stage_cached_tokens, stage_layers, stage_totals,
-                                       stage_weight_terms, weight_table)
+from ridgeline.analyses.memory import (MemoryLedger, Overheads, byte_table, forward_activation_bytes,
+                                       inference_ledger, kv_layer_token_bytes, kv_spans, model_weight_bytes,
+                                       stage_cached_tokens, stage_layers, stage_totals)
 from ridgeline.errors import InputError
 from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD, Factor
 from ridgeline.hardware.spec import Accelerator
@@ -60,7 +60,8 @@ class HardwareSummary:
     capacity_bytes: float
     """The capacity fit uses: usable when known, else the datasheet figure."""
     capacity_basis: str
-    """"usable" or "datasheet"."""
+    """The field capacity_bytes comes from: usable_memory_bytes, driver_total_memory_bytes,
+    gpu_working_set_fraction (unified memory) or memory_bytes (the datasheet)."""
 
 
 @dataclass(frozen=True)
@@ -168,19 +169,19 @@ class _Model:
     def __init__(self, spec, prec, layout, overheads, stored):
         self.spec, self.prec, self.layout, self.ov = spec, prec, layout, overheads
         self.scale = 1.0 if stored is None else stored / model_weight_bytes(spec, prec)
-        self.table = weight_table(spec)
+        self.table = byte_table(spec, prec)
+        self.spans = kv_spans(spec, layout)
 
     def device_bytes(self, wl: InferenceWorkload, plan: ParallelPlan) -> float:
-        return stage_totals(self.spec, wl, self.prec, plan, self.layout, self.ov, self.scale)
+        return stage_totals(self.spec, wl, self.prec, plan, self.layout, self.ov, self.scale, self.table)
 
     def stages(self, plan: ParallelPlan) -> tuple[StageShape, ...]:
         out = []
         t = self.table
         for s, r in enumerate(stage_layers(self.spec.num_layers, plan.pp)):
-            terms = stage_weight_terms(t, self.prec, plan, r, s == 0, s == plan.pp - 1)
-            w = sum(terms.values()) * self.scale
-            sl = t.sliding_prefix[r.stop] - t.sliding_prefix[r.start] if self.spec.sliding_window else 0
-            out.append(StageShape(w, len(r) - sl, sl, s == plan.pp - 1, terms.get("weights.expert", 0.0) * self.scale))
+            w, ex = t.stage(r, s, plan.pp, plan.tp)
+            full, windowed, window = self.spans.counts(r)
+            out.append(StageShape(w * self.scale, full, windowed, s == plan.pp - 1, ex * self.scale, window))
         return tuple(out)
 
     def engine(self, st: EngineSettings, plan: ParallelPlan, hw: Accelerator, capacity: float) -> EngineAllocation:
@@ -235,19 +236,22 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
         if hardware.runtime_overhead_bytes is None and hardware.kind != "gpu":
             notes.append(f"no sourced runtime overhead for a {hardware.kind}: 0 assumed (set --runtime-overhead)")
     cap = hardware.usable_bytes
-    basis = "usable" if hardware.usable_memory_bytes is not None else "datasheet"
-    if basis == "usable":
-        notes.append(f"capacity: usable {cap / 2**30:.2f} GiB ({hardware.source_of('usable_memory_bytes')}); "
-                     f"datasheet {hardware.memory_bytes / 1e9:g} GB")
-    else:
+    # which figure usable_bytes is (the hardware layer names it; older data: usable or datasheet)
+    basis = getattr(hardware, "usable_basis",
+                    "usable_memory_bytes" if hardware.usable_memory_bytes is not None else "memory_bytes")
+    if basis == "memory_bytes":
         notes.append("capacity: datasheet figure (no usable total sourced for this device; "
-                     "engines see somewhat less or more)")
+                     "software sees somewhat less or more)")
+    else:
+        notes.append(f"capacity: {cap / 2**30:.2f} GiB from {basis} ({hardware.source_of(basis)}); "
+                     f"datasheet {hardware.memory_bytes / 1e9:g} GB")
     led = inference_ledger(spec, wl, prec, plan, layout, overheads, stored_weights_bytes)
     m = _Model(spec, prec, layout, overheads, stored_weights_bytes)
     total = led.per_device_total_bytes
     per_tok_layer = kv_elements_per_token_layer(spec, layout) * prec.kv.bytes_per_element
-    per_tok = per_tok_layer * spec.num_layers
-    per_tok_full = per_tok_layer * (spec.num_layers - spec.num_sliding_layers)
+    full, windowed, _ = kv_spans(spec, layout).counts(range(spec.num_layers))
+    per_tok = per_tok_layer * (full + windowed)
+    per_tok_full = per_tok_layer * full
     kv_seq = stage_cached_tokens(spec, range(spec.num_layers), wl.context_tokens, layout) * per_tok_layer
     room = [cap - fixed for fixed in led.stage_fixed_bytes]
     seqs = min((max(int(r // kv), 0) if kv > 0 else 0) for r, kv in zip(room, led.stage_kv_seq_bytes))

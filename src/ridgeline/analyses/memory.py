@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ridgeline.factors import KV_FRAGMENTATION, LOGITS_BITS, RUNTIME_OVERHEAD, Factor
-from ridgeline.model.kv import KVLayout, kv_elements_per_token_layer
+from ridgeline.model.kv import KVLayout, cached_tokens, kv_elements_per_token_layer
 from ridgeline.model.params import ROLES, param_groups
 from ridgeline.model.spec import ModelSpec
 from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
@@ -99,8 +99,6 @@ class WeightTable:
     first: tuple[tuple[str, int, bool], ...]
     last: tuple[tuple[str, int, bool], ...]
     tied_lm_head: int
-    sliding_prefix: tuple[int, ...]
-    """Sliding layers among layers ``< i`` (length L + 1)."""
 
 
 @lru_cache(maxsize=256)
@@ -130,9 +128,8 @@ def weight_table(spec: ModelSpec) -> WeightTable:
 
     roles = tuple(r for r in ROLES if any(per_layer_sh[r]) or any(per_layer_rep[r])
                   or any(x[0] == r for x in first + last) or (r == "lm_head" and tied))
-    sl = prefix([1 if t == "sliding" else 0 for t in spec.layer_types])
     return WeightTable(roles, {r: prefix(per_layer_sh[r]) for r in roles}, {r: prefix(per_layer_rep[r]) for r in roles},
-                       tuple(first), tuple(last), tied, sl)
+                       tuple(first), tuple(last), tied)
 
 
 def stage_weight_terms(t: WeightTable, prec: Precision, plan: ParallelPlan, layers: range, first: bool,
@@ -195,18 +192,53 @@ def kv_layer_token_bytes(spec: ModelSpec, prec: Precision, layout: KVLayout, tp:
         kv_heads_fraction_per_device(spec, layout, tp)
 
 
-def window_tokens(spec: ModelSpec, context_tokens: int, layout: KVLayout) -> int:
-    """Tokens a sliding layer keeps for a sequence of ``context_tokens`` (W, or W - 1 for transformers)."""
-    if spec.sliding_window is None:
-        return context_tokens
-    return min(context_tokens, spec.sliding_window - (1 if layout.convention == "transformers" else 0))
+_UNBOUNDED = 1 << 62
+
+
+@dataclass(frozen=True)
+class KVSpans:
+    """Which layers keep which tokens, as prefix counts over layers (length L + 1), read once from
+    :func:`ridgeline.model.kv.cached_tokens` so every layer kind it knows (full, sliding, chunked,
+    state-only) is counted the same way here: ``full`` layers keep every token, each
+    ``(span, prefix)`` in ``windows`` keeps at most ``span`` tokens, the rest keep none."""
+
+    full: tuple[int, ...]
+    windows: tuple[tuple[int, tuple[int, ...]], ...]
+
+    def tokens(self, layers: range, context_tokens: int) -> int:
+        """Sum over ``layers`` of the tokens each keeps for one sequence of ``context_tokens``."""
+        a, b = layers.start, layers.stop
+        n = (self.full[b] - self.full[a]) * context_tokens
+        for span, pre in self.windows:
+            n += (pre[b] - pre[a]) * min(context_tokens, span)
+        return n
+
+    def counts(self, layers: range) -> tuple[int, int, int | None]:
+        """(full layers, windowed layers, the smallest window) among ``layers``."""
+        a, b = layers.start, layers.stop
+        wins = [(span, pre[b] - pre[a]) for span, pre in self.windows if pre[b] - pre[a]]
+        return self.full[b] - self.full[a], sum(n for _, n in wins), min((s for s, _ in wins), default=None)
+
+
+@lru_cache(maxsize=1024)
+def kv_spans(spec: ModelSpec, layout: KVLayout) -> KVSpans:
+    L = spec.num_layers
+    kinds = [cached_tokens(spec, i, _UNBOUNDED, layout) for i in range(L)]
+
+    def prefix(flags) -> tuple[int, ...]:
+        out, acc = [0], 0
+        for f in flags:
+            acc += f
+            out.append(acc)
+        return tuple(out)
+
+    spans = sorted({k for k in kinds if 0 < k < _UNBOUNDED})
+    return KVSpans(prefix(k == _UNBOUNDED for k in kinds), tuple((w, prefix(k == w for k in kinds)) for w in spans))
 
 
 def stage_cached_tokens(spec: ModelSpec, layers: range, context_tokens: int, layout: KVLayout) -> int:
     """Sum over the stage's layers of the tokens each keeps for one sequence."""
-    t = weight_table(spec)
-    n_sl = t.sliding_prefix[layers.stop] - t.sliding_prefix[layers.start] if spec.sliding_window is not None else 0
-    return (len(layers) - n_sl) * context_tokens + n_sl * window_tokens(spec, context_tokens, layout)
+    return kv_spans(spec, layout).tokens(layers, context_tokens)
 
 
 def forward_activation_bytes(spec: ModelSpec, tokens: int, act_bytes_per_element: float, tp: int) -> float:
@@ -256,20 +288,82 @@ def kv_bytes_by_stage(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, p
             for r in stage_layers(spec.num_layers, plan.pp)]
 
 
-def stage_totals(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan, layout: KVLayout,
-                 overheads: Overheads, weight_scale: float = 1.0) -> float:
-    """Bytes on the busiest device, without building the ledger (the fast path of searches)."""
+@dataclass(frozen=True)
+class ByteTable:
+    """Weight bytes of one (model, precision), as prefix sums over layers (length L + 1):
+    ``sharded`` (split by tp), ``replicated``, and the routed experts' share of ``sharded``;
+    plus the bytes outside the layers on the first and last stage."""
+
+    sharded: tuple[float, ...]
+    replicated: tuple[float, ...]
+    expert: tuple[float, ...]
+    first_sharded: float
+    first_replicated: float
+    last_sharded: float
+    last_replicated: float
+    tied_lm_head: float
+    """Bytes of the tied embedding the last stage copies when pp > 1 (0 when untied)."""
+
+    def stage(self, layers: range, s: int, pp: int, tp: int) -> tuple[float, float]:
+        """(weight bytes, routed-expert bytes) on one tp rank of stage ``s`` holding ``layers``."""
+        a, b = layers.start, layers.stop
+        sh = self.sharded[b] - self.sharded[a]
+        rep = self.replicated[b] - self.replicated[a]
+        if s == 0:
+            sh += self.first_sharded
+            rep += self.first_replicated
+        if s == pp - 1:
+            sh += self.last_sharded + (self.tied_lm_head if pp > 1 else 0.0)
+            rep += self.last_replicated
+        return sh / tp + rep, (self.expert[b] - self.expert[a]) / tp
+
+
+@lru_cache(maxsize=1024)
+def byte_table(spec: ModelSpec, prec: Precision) -> ByteTable:
+    """Build (once per model and precision) the byte prefix sums of :func:`weight_table`."""
     t = weight_table(spec)
+    L = spec.num_layers
+    sh, rep, ex = [0.0] * (L + 1), [0.0] * (L + 1), [0.0] * (L + 1)
+    fs = fr = ls = lr = 0.0
+    for r in t.roles:
+        f = prec.format_for(r)
+        for i in range(L + 1):
+            sh[i] += f.nbytes(t.sharded[r][i])
+            rep[i] += f.nbytes(t.replicated[r][i])
+            if r == "expert":
+                ex[i] += f.nbytes(t.sharded[r][i])
+    for role, n, sharded in t.first:
+        if sharded:
+            fs += prec.format_for(role).nbytes(n)
+        else:
+            fr += prec.format_for(role).nbytes(n)
+    for role, n, sharded in t.last:
+        if sharded:
+            ls += prec.format_for(role).nbytes(n)
+        else:
+            lr += prec.format_for(role).nbytes(n)
+    tied = prec.format_for("lm_head").nbytes(t.tied_lm_head)
+    return ByteTable(tuple(sh), tuple(rep), tuple(ex), fs, fr, ls, lr, tied)
+
+
+def stage_totals(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: ParallelPlan, layout: KVLayout,
+                 overheads: Overheads, weight_scale: float = 1.0, table: ByteTable | None = None) -> float:
+    """Bytes on the busiest device, without building the ledger (the fast path of searches).
+    Equal to ``inference_ledger(...).per_device_total_bytes`` up to float rounding."""
+    t = table or byte_table(spec, prec)
     act = activation_bytes(spec, wl, prec, plan.tp)
+    fixed = act["activations.prefill_chunk"] + overheads.runtime.value
     per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
     frag = overheads.kv_fragmentation.value
+    spans = kv_spans(spec, layout)
     best = 0.0
-    for s, r in enumerate(stage_layers(spec.num_layers, plan.pp)):
-        w = sum(stage_weight_terms(t, prec, plan, r, s == 0, s == plan.pp - 1).values()) * weight_scale
-        kv = wl.batch * stage_cached_tokens(spec, r, wl.context_tokens, layout) * per
-        tot = w + kv + math.ceil(kv * frag) + act["activations.prefill_chunk"] + overheads.runtime.value \
-            + (act["activations.logits"] if s == plan.pp - 1 else 0.0)
-        best = max(best, tot)
+    pp = plan.pp
+    for s, r in enumerate(stage_layers(spec.num_layers, pp)):
+        w = t.stage(r, s, pp, plan.tp)[0] * weight_scale
+        kv = wl.batch * spans.tokens(r, wl.context_tokens) * per
+        tot = w + kv + math.ceil(kv * frag) + fixed + (act["activations.logits"] if s == pp - 1 else 0.0)
+        if tot > best:
+            best = tot
     return best
 
 
@@ -324,7 +418,8 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
                         for t in stage_terms)
     stage_kv_seq = tuple(kv_seq_stages[s] * (1 + frag) for s in range(plan.pp))
     stage_w = tuple(sum(v for k, v in t.items() if k.startswith("weights.")) for t in stage_terms)
-    stage_tok = tuple(len(r) * per * (1 + frag) for r in stages)
+    spans = kv_spans(spec, layout)
+    stage_tok = tuple(sum(spans.counts(r)[:2]) * per * (1 + frag) for r in stages)
     return MemoryLedger(
         per_device_terms=best, weights_bytes=weights_total, kv_cache_bytes=kv_total, activations_bytes=act_total,
         overhead_bytes=overhead_total, devices=plan.devices, stage_fixed_bytes=stage_fixed,
