@@ -159,3 +159,23 @@ def test_kv_int8_and_fp8_still_allowed(capsys):
     for kv in ("fp8", "int8", "bf16"):
         assert main(["fit", "gpt2", "--kv-dtype", kv, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["precision"]["kv"] == kv
+
+
+def test_read_regular_file_refuses_without_blocking(tmp_path):
+    from ridgeline.errors import ConfigError
+    from ridgeline.files import read_regular_file
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_regular_file(tmp_path / "fifo", 100, "config.json", ConfigError)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_regular_file("/dev/zero", 100, "config.json", ConfigError)  # would never end if read
+    with pytest.raises(ConfigError, match="is a folder"):
+        read_regular_file(tmp_path, 100, "config.json", ConfigError)
+    (tmp_path / "big").write_bytes(b"x" * 101)
+    with pytest.raises(ConfigError, match="too large"):
+        read_regular_file(tmp_path / "big", 100, "config.json", ConfigError)
+    with pytest.raises(ConfigError, match="name is too long"):
+        read_regular_file(tmp_path / ("x" * 5000), 100, "config.json", ConfigError)
+    (tmp_path / "ok").write_bytes(b"{}")
+    assert read_regular_file(tmp_path / "ok", 100, "config.json") == b"{}"

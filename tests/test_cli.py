@@ -302,3 +302,11 @@ def test_json_error_is_an_object_on_stdout():
     assert d["type"] == "UnknownModelError" and "did you mean" in d["error"]
     p = run("fit", "gpt2", "--tp", "abc", "--json")
     assert p.returncode == 2 and json.loads(p.stdout)["type"] == "UsageError"
+
+
+def test_whole_byte_terms_are_integers(capsys):
+    assert main(["fit", "llama-3-70b", "--weights", "int4", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    terms = d["per_device"]["terms"]
+    assert all(isinstance(v, int) for v in terms.values() if float(v).is_integer())
+    assert isinstance(d["precision"]["weights_bits"], float)  # not a byte count: left alone

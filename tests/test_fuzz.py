@@ -30,7 +30,9 @@ RAN: Counter = Counter()
 EXITS: Counter = Counter()
 #: RIDGELINE_FUZZ_SCALE=10 runs ten times the examples (a longer local hunt); CI keeps 1.
 SCALE = max(1, int(os.environ.get("RIDGELINE_FUZZ_SCALE", "1")))
-FAST = settings(max_examples=150 * SCALE, deadline=timedelta(seconds=5), derandomize=True, database=None,
+#: RIDGELINE_FUZZ_RANDOM=1 draws new inputs each run instead of the fixed derandomized ones.
+FIXED = os.environ.get("RIDGELINE_FUZZ_RANDOM", "") != "1"
+FAST = settings(max_examples=150 * SCALE, deadline=timedelta(seconds=5), derandomize=FIXED, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 CLI = settings(FAST, max_examples=120 * SCALE)
 

@@ -44,11 +44,19 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _json_safe(obj: Any) -> Any:
-    """Byte counts that are whole numbers become JSON integers (``80000000000``, not ``8e10``)."""
+def _json_safe(obj: Any, in_bytes: bool = False) -> Any:
+    """Byte quantities that are whole numbers become JSON integers (``80000000000``, not
+    ``80000000000.0``): values whose key names bytes (``memory_bytes``, ``kv_bytes_per_token``) and
+    the values of a byte breakdown (a ``terms`` or ``*bytes*`` object). Fractional ones stay floats."""
     if isinstance(obj, dict):
-        return {k: (int(v) if isinstance(v, float) and str(k).endswith("bytes") and v.is_integer()
-                    else _json_safe(v)) for k, v in obj.items()}
+        out = {}
+        for k, v in obj.items():
+            key_bytes = in_bytes or "bytes" in str(k)
+            if isinstance(v, float) and key_bytes and v.is_integer():
+                out[k] = int(v)
+            else:
+                out[k] = _json_safe(v, isinstance(v, dict) and (key_bytes or k == "terms"))
+        return out
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
     return obj

@@ -182,6 +182,9 @@ def model_detail(spec, pc, console: Console, preset=None, checkpoint=None) -> No
                       style="dim")
     if checkpoint is not None:
         checkpoint_table(checkpoint, console, pc.total)
+    if spec.quant_method:
+        kept = ", ".join(spec.quant_unconverted_roles or ()) or "-"
+        console.print(f"quantization_config: weights stored as {spec.quant_method}; kept unquantized: {kept}")
     if spec.quant_problem:
         console.print(f"weights: {spec.quant_problem}", style="yellow")
     for n in spec.notes:

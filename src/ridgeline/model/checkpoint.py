@@ -7,7 +7,8 @@ header), plus an optional ``__metadata__`` string map. The reference implementat
 rejects headers above 100 MB and tensors whose byte ranges overlap; so do we.
 
 Every file is opened only if it is a regular file (``stat`` before ``open``, and
-``O_NONBLOCK`` so that a FIFO swapped in between can never block), and every read is bounded.
+``O_NONBLOCK`` so that a FIFO swapped in between can never block; see ridgeline.files), and
+every read is bounded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ridgeline.errors import CheckpointError
+from ridgeline.files import os_reason as _why
+from ridgeline.files import read_regular_file
+from ridgeline.files import short_path as _short
 from ridgeline.formats import DTYPE_BITS
 
 MAX_HEADER_BYTES = 100_000_000
@@ -32,53 +36,6 @@ MAX_INDEX_BYTES = 64 * 2**20
 MAX_SHARDS = 10_000
 #: More dimensions than any tensor has; a longer shape is a corrupt header.
 MAX_DIMS = 16
-
-
-def read_regular_file(path: Path, limit: int, what: str, error: type[Exception] = CheckpointError) -> bytes:
-    """The bytes of ``path`` (at most ``limit``), refusing anything that is not a regular file.
-
-    FIFOs, sockets and devices are refused before they are opened; ``O_NONBLOCK`` makes the
-    open itself non-blocking should the path change in between, and ``fstat`` on the opened
-    descriptor checks again. A file larger than ``limit`` is an error, not a truncated read.
-    """
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise error(f"{_short(path)}: cannot read ({_why(e)}); check the path") from None
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe, socket or device)"
-        raise error(f"{_short(path)}: is {kind}; pass the {what} file itself")
-    if st.st_size > limit:
-        raise error(f"{_short(path)}: {st.st_size:,} bytes is too large for a {what} (limit {limit:,})")
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError as e:
-        raise error(f"{_short(path)}: cannot open ({_why(e)}); check the path and its permissions") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error(f"{_short(path)}: is not a regular file; pass the {what} file itself")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
-    except OSError as e:
-        raise error(f"{_short(path)}: cannot read ({_why(e)})") from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise error(f"{_short(path)}: more than {limit:,} bytes; too large for a {what}")
-    return data
-
-
-def _short(path: Path | str, limit: int = 120) -> str:
-    s = str(path)
-    return s if len(s) <= limit else s[:limit] + f"… ({len(s):,} chars)"
-
-
-def _why(e: OSError) -> str:
-    if e.errno == errno.ENAMETOOLONG:
-        return "the name is too long"
-    if e.errno == errno.ELOOP:
-        return "a symlink loop"
-    return e.strerror or type(e).__name__
 
 
 def _parse_json(raw: bytes, path: Path, what: str) -> object:
@@ -265,7 +222,7 @@ def read_safetensors_header(path: Path) -> list[TensorInfo]:
 
 
 def _index_files(p: Path, index: Path) -> list[Path]:
-    raw = read_regular_file(index, MAX_INDEX_BYTES, "safetensors index")
+    raw = read_regular_file(index, MAX_INDEX_BYTES, "safetensors index", CheckpointError)
     data = _parse_json(raw, index, "safetensors index")
     wm = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(wm, dict) or not all(isinstance(v, str) for v in wm.values()):

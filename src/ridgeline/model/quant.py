@@ -94,13 +94,12 @@ def _fail(method: str, why: str) -> QuantScheme:
                                                    "checkpoint's weight format (e.g. --weights int4-g128)")
 
 
-def _int(q: dict, *keys: str, default: Any = None) -> Any:
+def _int(q: dict, *keys: str, default: int) -> int | tuple[str, Any]:
+    """The first of ``keys`` present in ``q``, or ``default``; ``(key, value)`` when it is not an integer."""
     for k in keys:
-        if k in q and q[k] is not None:
+        if q.get(k) is not None:
             v = q[k]
-            if isinstance(v, bool) or not isinstance(v, int):
-                return ("bad", k, v)
-            return v
+            return (k, v) if isinstance(v, bool) or not isinstance(v, int) else v
     return default
 
 
@@ -141,10 +140,10 @@ def _kept(method: str, base: tuple[str, ...], skip: Any, field: str) -> tuple[tu
     notes = []
     if layers:
         notes.append(f"quantization_config.{field} keeps {len(layers)} whole layer(s) unquantized "
-                     f"({', '.join(layers[:3])}{', ...' if len(layers) > 3 else ''}); the config-level estimate "
+                     f"({', '.join(x[:60] for x in layers[:3])}{', ...' if len(layers) > 3 else ''}); the config-level estimate "
                      "quantizes them: point ridgeline at the checkpoint folder for exact bytes")
     if unknown:
-        notes.append(f"quantization_config.{field}: module name(s) {', '.join(repr(u) for u in unknown[:3])} name no "
+        notes.append(f"quantization_config.{field}: module name(s) {', '.join(repr(u[:60]) for u in unknown[:3])} name no "
                      "role ridgeline counts; ignored")
     if "linear" in roles:
         notes.append(f"quantization_config.{field} keeps some linear layers unquantized; ridgeline keeps every "
@@ -176,9 +175,9 @@ def read_quantization(q: Any) -> QuantScheme | None:
 def _gptq_awq(m: str, q: dict) -> QuantScheme:
     bits = _int(q, "bits", "w_bit", default=4)
     group = _int(q, "group_size", "q_group_size", default=128)
-    for name, v in (("bits", bits), ("group_size", group)):
+    for v in (bits, group):
         if isinstance(v, tuple):
-            return _fail(m, f"field {v[1]!r} must be an integer, got {v[2]!r}")
+            return _fail(m, f"field {v[0]!r} must be an integer, got {str(v[1])[:40]!r}")
     if bits not in (2, 3, 4, 8):
         return _fail(m, f"field 'bits' is {bits}; {m} stores 2, 3, 4 or 8 bits")
     if group == -1 or group == 0 and m == "awq":
@@ -206,8 +205,8 @@ def _gptq_awq(m: str, q: dict) -> QuantScheme:
         act = q.get("desc_act", False)
         if not isinstance(act, bool) and act not in (0, 1):
             return _fail(m, f"field 'desc_act' must be true or false, got {act!r}")
-        notes.append("GPTQ stores g_idx, one int32 per input row of every quantized linear (4 x in_features bytes"
-                     " per layer, under 0.01 bits per weight); not counted" +
+        notes.append("GPTQ stores g_idx, one int32 per input row of every quantized linear (32 / out_features "
+                     "bits per weight: 0.008 for a 4096-wide projection); not counted" +
                      ("; desc_act (act-order) engines keep it and a sort index of the same size at run time"
                       if act else ""))
         if q.get("lm_head") is True:
@@ -386,8 +385,3 @@ def apply_quantization(spec: Any, cfg: dict[str, Any]) -> Any:
     return replace(spec, quant_method=s.weights, quant_unconverted_roles=s.kept_roles, quant_problem=None,
                    notes=spec.notes + s.notes)
 
-
-def _quant_method(q: dict[str, Any]) -> str | None:
-    """The ridgeline weight format named by ``q``, or None when it cannot be read."""
-    s = read_quantization(q)
-    return None if s is None or s.problem else s.weights
