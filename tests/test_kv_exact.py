@@ -58,12 +58,15 @@ def test_bf16_state_keeps_recurrent_state_in_fp32(name):
 
 @pytest.mark.parametrize("preset", presets(), ids=lambda p: p.name)
 def test_full_size_preset_meta_forward_cache_bytes(preset):
-    from ridgeline.validate.reference import meta_kv_cache_bytes
+    from ridgeline.validate.reference import kv_bytes, meta_cache, state_bytes
 
     cfg = preset_config(preset)
     spec = spec_from_config(cfg, preset.name)
     B, T = 2, 33
-    assert meta_kv_cache_bytes(cfg, B, T, "bfloat16") == kv_cache_elements(spec, B, T, REF) * 2
+    cache = meta_cache(cfg, B, T, "bfloat16")
+    assert kv_bytes(cache) == kv_cache_elements(spec, B, T, REF) * 2
+    # hybrid presets: conv windows in bf16, recurrent states in fp32; 0 for pure attention models
+    assert state_bytes(cache) == B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
 
 
 def test_mistral_window_on_meta_beyond_4096():

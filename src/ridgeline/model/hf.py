@@ -83,6 +83,8 @@ _HEAD_DIM_DEFAULT = {"qwen3": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 2
                      "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128}
 _TIE_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True, "opt": True, "falcon": True,
                 "cohere2": True, "smollm3": True, "ernie4_5": True}
+# num_attention_heads when the key is absent (Gemma 3 4B's multimodal config leaves it to the default)
+_HEADS_DEFAULT = {"gemma3_text": 8}
 # vocab_size when the key is absent (Gemma 3's multimodal configs leave it to the default)
 _VOCAB_DEFAULT = {"gemma3_text": 262_208, "llama4_text": 202_048, "qwen2_5_vl_text": 152_064}
 # sliding_window when the key is absent
@@ -240,11 +242,14 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
     spec = _build(text, text["model_type"], name or cfg.get("_name_or_path") or model_type,
                   source, f"{where} (text_config)")
     vcfg = cfg.get("vision_config")
-    if not isinstance(vcfg, dict):
-        raise ConfigError(f"{where}: field 'vision_config' is missing; a {model_type} config describes its "
-                          "vision tower there")
-    vision = vision_spec(model_type, cfg, vcfg, spec.hidden_size, f"{where} (vision_config)")
     notes = list(spec.notes)
+    if vcfg is None:
+        vcfg = {}
+        notes.append("vision_config is absent: counted as transformers 5.24 builds it, with its default vision "
+                     "tower, which need not be the published checkpoint's")
+    if not isinstance(vcfg, dict):
+        raise ConfigError(f"{where}: field 'vision_config' must be a JSON object; fix it or remove it")
+    vision = vision_spec(model_type, cfg, vcfg, spec.hidden_size, f"{where} (vision_config)")
     if w.tie_from == "wrapper" and wrapper_tie is None and text_tie is False:
         notes.append("transformers 5.24 ties lm_head to the embeddings here: the wrapper's tie_word_embeddings "
                      "(absent, default true) overrides the text_config's false")
@@ -379,7 +384,7 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     V = r.int("vocab_size", _VOCAB_DEFAULT.get(mt, _ABSENT))
     H = r.int("hidden_size")
     L = r.int("num_hidden_layers")
-    N = r.int("num_attention_heads")
+    N = r.int("num_attention_heads", _HEADS_DEFAULT.get(mt, _ABSENT))
     K = r.int("num_key_value_heads", _KV_DEFAULT.get(mt, N)) if r.cfg.get("num_key_value_heads", 0) is not None else N
     D = r.int("head_dim", _HEAD_DIM_DEFAULT.get(mt, H // N)) if mt != "cohere2" else H // N
     _check_heads(r, H, N, K)
