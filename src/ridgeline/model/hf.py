@@ -14,6 +14,7 @@ from typing import Any
 from ridgeline.errors import ConfigError
 from ridgeline.model.spec import (
     AttentionSpec,
+    CrossAttentionSpec,
     IndexerSpec,
     LinearAttentionSpec,
     MambaSpec,
@@ -30,7 +31,7 @@ SUPPORTED_MODEL_TYPES: tuple[str, ...] = (
     # issue 10: more families, hybrids and multimodal wrappers
     "gemma3", "mistral3", "llama4", "qwen2_5_vl", "olmo2", "olmo3", "granite", "granitemoe", "cohere2",
     "glm4_moe", "smollm3", "exaone4", "phimoe", "ernie4_5", "deepseek_v32", "qwen3_next", "nemotron_h",
-    "jamba", "falcon_h1",
+    "jamba", "falcon_h1", "mllama",
 )
 
 
@@ -43,7 +44,8 @@ class _Wrapper:
     tie_from: str
     """"wrapper": the wrapper's ``tie_word_embeddings`` decides (transformers 5.24 ties at the top
     level); "text": the language model's own config decides (Llama 4 wraps a causal LM);
-    "either": tied when either says so (Qwen2.5-VL forwards a text-level tie to the top)."""
+    "either": tied when either says so (Qwen2.5-VL forwards a text-level tie to the top);
+    "never": never tied (Mllama's embedding has 8 more rows than its lm_head)."""
     tie_default: bool
     flat_text: bool = False
     """The language model's keys sit at the top level when ``text_config`` is absent (Qwen2.5-VL)."""
@@ -56,10 +58,11 @@ WRAPPERS = {
     "mistral3": _Wrapper("mistral", "wrapper", True),
     "llama4": _Wrapper("llama4_text", "text", False),
     "qwen2_5_vl": _Wrapper("qwen2_5_vl_text", "either", False, flat_text=True),
+    "mllama": _Wrapper("mllama_text_model", "never", False),
 }
 WRAPPER_TYPES = {k: w.text_type for k, w in WRAPPERS.items()}
 #: Language-model types reachable only through a wrapper.
-_TEXT_ONLY_TYPES = ("gemma3_text", "llama4_text", "qwen2_5_vl_text", "mistral")
+_TEXT_ONLY_TYPES = ("gemma3_text", "llama4_text", "qwen2_5_vl_text", "mllama_text_model")
 #: ``architectures`` classes whose config carries another ``model_type`` that transformers does not
 #: know (e.g. Kimi K2's "kimi_k2"): the class named decides, as for the reference build.
 _ARCH_TYPES = {"DeepseekV3ForCausalLM": "deepseek_v3", "DeepseekV2ForCausalLM": "deepseek_v2",
@@ -77,7 +80,7 @@ _MAX = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_attention_heads": 1
 _KV_DEFAULT = {"mistral": 8, "mixtral": 8, "qwen2": 32, "qwen2_moe": 16, "qwen3": 32, "qwen3_moe": 4,
                "gemma": 16, "gemma2": 4, "gemma3_text": 4, "deepseek_v3": 128, "gpt_oss": 8,
                "llama4_text": 8, "qwen2_5_vl_text": 8, "phimoe": 8, "glm4_moe": 8, "smollm3": 4, "ernie4_5": 2,
-               "deepseek_v32": 128, "qwen3_next": 2, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
+               "deepseek_v32": 128, "qwen3_next": 2, "mllama_text_model": 8, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
 # head_dim when the key is absent; a family not listed uses hidden_size // num_attention_heads.
 _HEAD_DIM_DEFAULT = {"qwen3": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "gpt_oss": 64,
                      "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128}
@@ -235,6 +238,8 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
         tie = w.tie_default if wrapper_tie is None else wrapper_tie
     elif w.tie_from == "either":
         tie = bool(wrapper_tie) or bool(text_tie)
+    elif w.tie_from == "never":
+        tie = False
     else:
         tie = None
     if tie is not None:
@@ -254,6 +259,8 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
         notes.append("transformers 5.24 ties lm_head to the embeddings here: the wrapper's tie_word_embeddings "
                      "(absent, default true) overrides the text_config's false")
     out = replace(spec, vision=vision, wrapper_model_type=model_type, notes=tuple(notes))
+    if "cross_attention" in spec.layer_types:
+        out = replace(out, cross_attention=CrossAttentionSpec(image_tokens=vision.tokens_per_image or 0))
     if out.quant_method:
         return out
     return replace(out, **_quant(_Reader(cfg, where)))
@@ -464,6 +471,14 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
                          "and not counted")
 
     types, window = _layer_types(r, mt, L)
+    cross = None
+    embedding_rows = None
+    if mt == "mllama_text_model":
+        xl = set(r.int_list("cross_attention_layers"))
+        if any(i >= L for i in xl):
+            raise ConfigError(f"{r.where}: field 'cross_attention_layers' names a layer >= num_hidden_layers ({L})")
+        types = tuple("cross_attention" if i in xl else t for i, t in enumerate(types))
+        embedding_rows = V + 8  # MllamaTextModel: nn.Embedding(vocab_size + 8, hidden) for image tokens
     chunk = None
     if "chunked" in types:
         chunk = r.int("attention_chunk_size")
@@ -482,7 +497,7 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
         tie_word_embeddings=r.bool("tie_word_embeddings", _TIE_DEFAULT.get(mt, False)),
         max_position_embeddings=r.int("max_position_embeddings", None), dtype=_dtype(r), source=source,
         notes=tuple(notes), attention_chunk_size=chunk, linear_attention=linear,
-        lm_head_bias=mt == "phimoe" and r.bool("lm_head_bias", False),
+        lm_head_bias=mt == "phimoe" and r.bool("lm_head_bias", False), embedding_rows=embedding_rows,
     )
 
 
