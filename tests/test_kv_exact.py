@@ -13,6 +13,7 @@ from ridgeline.model.hf import spec_from_config
 from ridgeline.model.kv import (
     REFERENCE_RECURRENT_STATE_BYTES,
     KVLayout,
+    cross_attention_kv_elements_per_sequence,
     kv_cache_elements,
     state_bytes_per_sequence,
 )
@@ -58,12 +59,15 @@ def test_bf16_state_keeps_recurrent_state_in_fp32(name):
 
 @pytest.mark.parametrize("preset", presets(), ids=lambda p: p.name)
 def test_full_size_preset_meta_forward_cache_bytes(preset):
-    from ridgeline.validate.reference import meta_kv_cache_bytes
+    from ridgeline.validate.reference import kv_bytes, meta_cache, state_bytes
 
     cfg = preset_config(preset)
     spec = spec_from_config(cfg, preset.name)
     B, T = 2, 33
-    assert meta_kv_cache_bytes(cfg, B, T, "bfloat16") == kv_cache_elements(spec, B, T, REF) * 2
+    cache = meta_cache(cfg, B, T, "bfloat16")
+    assert kv_bytes(cache) == kv_cache_elements(spec, B, T, REF) * 2
+    # hybrid presets: conv windows in bf16, recurrent states in fp32; 0 for pure attention models
+    assert state_bytes(cache) == B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
 
 
 def test_mistral_window_on_meta_beyond_4096():
@@ -84,3 +88,32 @@ def test_deepseek_v3_latent_bytes_per_token():
     assert kv_cache_elements(spec, 1, 1) * get_format("bf16").bytes_per_element == 70_272
     # expanded per head: 128 heads x (128 + 64 + 128) = 40,960 values per layer, 71x the latent
     assert kv_cache_elements(spec, 1, 1, KVLayout(mla="expanded")) == 61 * 128 * (128 + 64 + 128)
+
+
+def test_mllama_cross_attention_caches_image_tokens_not_text():
+    # One 4-tile image per sequence: each cross-attention layer caches 4 x (16 patches + 1) = 68 image
+    # tokens of keys and values, while self-attention layers cache the text; prefill and decode.
+    import torch
+    import transformers
+
+    from ridgeline.validate.reference import hf_config, kv_bytes, model_class
+
+    cfg = TINY["mllama"]
+    spec = spec_from_config(cfg, "mllama")
+    assert spec.cross_attention.image_tokens == 68
+    torch.manual_seed(0)
+    model = model_class(cfg)._from_config(hf_config(cfg), dtype=torch.float32).eval()
+    B, T = 2, 20
+    ids = torch.randint(0, 200, (B, T))
+    image = {"pixel_values": torch.randn(B, 1, 4, 3, 56, 56), "aspect_ratio_ids": torch.tensor([[6]] * B),
+             "aspect_ratio_mask": torch.ones(B, 1, 4, dtype=torch.long),
+             "cross_attention_mask": torch.ones(B, T, 1, 4, dtype=torch.long)}
+    with torch.no_grad():
+        out = model(input_ids=ids, use_cache=True)  # text only: cross-attention layers cache nothing
+        assert kv_bytes(out.cache) == kv_cache_elements(spec, B, T, REF) * 4
+        out = model(input_ids=ids, use_cache=True, **image)
+        cross = B * cross_attention_kv_elements_per_sequence(spec, 1, REF)
+        assert kv_bytes(out.cache) == (kv_cache_elements(spec, B, T, REF) + cross) * 4
+        out = model(input_ids=ids[:, :1], cache=out.cache, use_cache=True,
+                    cross_attention_mask=image["cross_attention_mask"][:, -1:])
+        assert kv_bytes(out.cache) == (kv_cache_elements(spec, B, T + 1, REF) + cross) * 4

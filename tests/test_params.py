@@ -93,3 +93,79 @@ def test_modules_to_not_convert_become_kept_roles():
     # (every role the checkpoint stores unquantized: the names above plus what MXFP4 never touches)
     assert spec.quant_unconverted_roles == ("bias", "embedding", "linear", "lm_head", "norm", "other", "router")
     assert load_model("deepseek-v3").quant_method == "fp8-b128"
+
+
+# ---------------------------------------------------------------- issue 10: wrappers, hybrids, more families
+
+def test_gemma3_4b_text_part_matches_keras_hub_count_up_to_vocabulary_rows():
+    # keras-hub keras_hub/src/models/gemma3/gemma3_presets.py: "gemma3_4b_text" params 3,880,099,328, built
+    # with 262,144 vocabulary rows; the released config leaves vocab_size to Gemma3TextConfig's 262,208.
+    pc = count_params(load_model("gemma-3-4b-it"))
+    assert pc.text_only_total - 64 * 2560 == 3_880_099_328
+    assert pc.vision == sum(n for t, n in pc.by_term.items() if t.startswith("vision."))
+    assert pc.total == pc.text_only_total + pc.vision
+
+
+@pytest.mark.parametrize("name", ["gemma-3-27b-it", "qwen2.5-vl-7b-instruct", "llama-3.2-90b-vision-instruct",
+                                  "llama-4-scout"])
+def test_multimodal_breakdown_names_encoder_and_projector_and_text_only_subset(name):
+    spec = load_model(name)
+    pc = count_params(spec)
+    assert spec.vision is not None and spec.vision.encoder_params > 0 and spec.vision.projector_params > 0
+    assert pc.vision == spec.vision.encoder_params + spec.vision.projector_params
+    text = param_groups(spec, text_only=True)
+    assert sum(g.count for g in text) == pc.text_only_total < pc.total
+    assert all(g.role != "vision" for g in text)
+    assert {g.role for g in param_groups(spec)} - {g.role for g in text} == {"vision"}
+
+
+def test_qwen3_next_gated_deltanet_layer_counts():
+    # Qwen3-Next-80B-A3B: 36 gated delta-net layers (3 of 4), 12 gated-attention layers.
+    spec = load_model("qwen3-next-80b-a3b-instruct")
+    assert spec.layer_types.count("linear_attention") == 36 and spec.num_attention_layers == 12
+    la = spec.linear_attention
+    # in_proj_qkvz + in_proj_ba: H x (2 * 16*128 + 2 * 32*128 + 2 * 32); conv over 2*2048 + 4096 channels x 4
+    pc = count_params(spec)
+    assert pc.by_term["linear_attn.in_proj"] == 36 * 2048 * (2 * 2048 + 2 * 4096 + 64)
+    assert pc.by_term["linear_attn.conv"] == 36 * (2 * la.key_dim + la.value_dim) * 4
+    # gated attention: q_proj emits 2 x N x D (query and gate)
+    assert pc.by_term["attn.qkv"] == 12 * 2048 * (2 * 16 * 256 + 2 * 2 * 256)
+
+
+def test_nemotron_h_layers_hold_one_block_each():
+    spec = load_model("nemotron-h-56b")
+    kinds = set(spec.layer_types)
+    assert kinds <= {"mamba", "full", "none"}
+    dense = set(spec.dense_mlp_layers or ())
+    assert all(spec.layer_types[i] == "none" for i in dense)
+    assert not any(spec.has_mlp(i) for i, t in enumerate(spec.layer_types) if t != "none")
+
+
+def test_kimi_k2_is_read_as_the_class_it_names():
+    spec = load_model("kimi-k2-instruct")
+    assert spec.model_type == "deepseek_v3" and any("kimi_k2" in n for n in spec.notes)
+
+
+@pytest.mark.parametrize("cfg,field", [
+    ({"model_type": "qwen3_vl", "text_config": {}}, "model_type"),
+    ({"model_type": "nemotron_h", "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 10,
+      "hybrid_override_pattern": "M*", "moe_latent_size": 16}, "moe_latent_size"),
+    ({"model_type": "nemotron_h", "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 10,
+      "hybrid_override_pattern": "MX"}, "hybrid_override_pattern"),
+    ({"model_type": "mllama", "vision_config": {}, "text_config": {"vocab_size": 10, "hidden_size": 64,
+      "intermediate_size": 8, "num_hidden_layers": 2, "num_attention_heads": 8, "cross_attention_layers": [5]}},
+     "cross_attention_layers"),
+    ({"model_type": "exaone4", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "sliding_window": None}, "layer_types"),
+    ({"model_type": "gemma3", "text_config": {"vocab_size": 10, "hidden_size": 64, "intermediate_size": 8,
+      "num_hidden_layers": 2}, "vision_config": [1]}, "vision_config"),
+    ({"model_type": "llama", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "layer_types": ["full_attention", "mamba"]}, "layer_types"),
+])
+def test_unsupported_or_malformed_hybrid_configs_fail_with_one_line_naming_the_field(cfg, field):
+    from ridgeline.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        spec_from_config(cfg)
+    msg = str(e.value)
+    assert field in msg and "\n" not in msg

@@ -22,6 +22,10 @@ LLAMA4_VISION = {"model_type": "llama4_vision_model", "hidden_size": 32, "interm
                  "vision_output_dim": 40, "projector_input_dim": 40, "projector_output_dim": 40}
 QWEN25_VISION = {"depth": 2, "hidden_size": 32, "intermediate_size": 48, "num_heads": 2, "out_hidden_size": 64,
                  "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}
+MLLAMA_VISION = {"model_type": "mllama_vision_model", "hidden_size": 32, "intermediate_size": 48,
+                 "num_hidden_layers": 2, "num_global_layers": 1, "attention_heads": 2, "image_size": 56,
+                 "patch_size": 14, "max_num_tiles": 4, "intermediate_layers_indices": [0, 1],
+                 "vision_output_dim": 96}
 MOE = {"num_experts_per_tok": 2}
 MROPE = {"type": "mrope", "mrope_section": [2, 3, 3]}  # sums to head_dim / 2 = 8
 
@@ -132,4 +136,6 @@ TINY = {
     "falcon_h1-rmsnorm-bias": _c("falcon_h1", head_dim=16, mamba_n_heads=4, mamba_d_head=16, mamba_d_ssm=64,
                                  mamba_expand=1, mamba_d_state=8, mamba_rms_norm=True, mamba_proj_bias=True, projectors_bias=True,
                                  attention_bias=True, num_hidden_layers=2),
+    "mllama": {"model_type": "mllama", "vision_config": MLLAMA_VISION,
+               "text_config": _c("mllama_text_model", cross_attention_layers=[1, 3], pad_token_id=0)},
 }

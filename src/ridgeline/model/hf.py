@@ -16,6 +16,7 @@ from ridgeline.formats import format_from_torch_dtype
 from ridgeline.model.quant import apply_quantization
 from ridgeline.model.spec import (
     AttentionSpec,
+    CrossAttentionSpec,
     IndexerSpec,
     LinearAttentionSpec,
     MambaSpec,
@@ -32,7 +33,7 @@ SUPPORTED_MODEL_TYPES: tuple[str, ...] = (
     # issue 10: more families, hybrids and multimodal wrappers
     "gemma3", "mistral3", "llama4", "qwen2_5_vl", "olmo2", "olmo3", "granite", "granitemoe", "cohere2",
     "glm4_moe", "smollm3", "exaone4", "phimoe", "ernie4_5", "deepseek_v32", "qwen3_next", "nemotron_h",
-    "jamba", "falcon_h1",
+    "jamba", "falcon_h1", "mllama",
 )
 
 
@@ -45,7 +46,8 @@ class _Wrapper:
     tie_from: str
     """"wrapper": the wrapper's ``tie_word_embeddings`` decides (transformers 5.24 ties at the top
     level); "text": the language model's own config decides (Llama 4 wraps a causal LM);
-    "either": tied when either says so (Qwen2.5-VL forwards a text-level tie to the top)."""
+    "either": tied when either says so (Qwen2.5-VL forwards a text-level tie to the top);
+    "never": never tied (Mllama's embedding has 8 more rows than its lm_head)."""
     tie_default: bool
     flat_text: bool = False
     """The language model's keys sit at the top level when ``text_config`` is absent (Qwen2.5-VL)."""
@@ -58,10 +60,11 @@ WRAPPERS = {
     "mistral3": _Wrapper("mistral", "wrapper", True),
     "llama4": _Wrapper("llama4_text", "text", False),
     "qwen2_5_vl": _Wrapper("qwen2_5_vl_text", "either", False, flat_text=True),
+    "mllama": _Wrapper("mllama_text_model", "never", False),
 }
 WRAPPER_TYPES = {k: w.text_type for k, w in WRAPPERS.items()}
 #: Language-model types reachable only through a wrapper.
-_TEXT_ONLY_TYPES = ("gemma3_text", "llama4_text", "qwen2_5_vl_text", "mistral")
+_TEXT_ONLY_TYPES = ("gemma3_text", "llama4_text", "qwen2_5_vl_text", "mllama_text_model")
 #: ``architectures`` classes whose config carries another ``model_type`` that transformers does not
 #: know (e.g. Kimi K2's "kimi_k2"): the class named decides, as for the reference build.
 _ARCH_TYPES = {"DeepseekV3ForCausalLM": "deepseek_v3", "DeepseekV2ForCausalLM": "deepseek_v2",
@@ -79,12 +82,14 @@ _MAX = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_attention_heads": 1
 _KV_DEFAULT = {"mistral": 8, "mixtral": 8, "qwen2": 32, "qwen2_moe": 16, "qwen3": 32, "qwen3_moe": 4,
                "gemma": 16, "gemma2": 4, "gemma3_text": 4, "deepseek_v3": 128, "gpt_oss": 8,
                "llama4_text": 8, "qwen2_5_vl_text": 8, "phimoe": 8, "glm4_moe": 8, "smollm3": 4, "ernie4_5": 2,
-               "deepseek_v32": 128, "qwen3_next": 2, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
+               "deepseek_v32": 128, "qwen3_next": 2, "mllama_text_model": 8, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
 # head_dim when the key is absent; a family not listed uses hidden_size // num_attention_heads.
 _HEAD_DIM_DEFAULT = {"qwen3": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "gpt_oss": 64,
                      "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128}
 _TIE_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True, "opt": True, "falcon": True,
                 "cohere2": True, "smollm3": True, "ernie4_5": True}
+# num_attention_heads when the key is absent (Gemma 3 4B's multimodal config leaves it to the default)
+_HEADS_DEFAULT = {"gemma3_text": 8}
 # vocab_size when the key is absent (Gemma 3's multimodal configs leave it to the default)
 _VOCAB_DEFAULT = {"gemma3_text": 262_208, "llama4_text": 202_048, "qwen2_5_vl_text": 152_064}
 # sliding_window when the key is absent
@@ -195,6 +200,8 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
         tie = w.tie_default if wrapper_tie is None else wrapper_tie
     elif w.tie_from == "either":
         tie = bool(wrapper_tie) or bool(text_tie)
+    elif w.tie_from == "never":
+        tie = False
     else:
         tie = None
     if tie is not None:
@@ -202,15 +209,20 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
     spec = _build(text, text["model_type"], name or cfg.get("_name_or_path") or model_type,
                   source, f"{where} (text_config)")
     vcfg = cfg.get("vision_config")
-    if not isinstance(vcfg, dict):
-        raise ConfigError(f"{where}: field 'vision_config' is missing; a {model_type} config describes its "
-                          "vision tower there")
-    vision = vision_spec(model_type, cfg, vcfg, spec.hidden_size, f"{where} (vision_config)")
     notes = list(spec.notes)
+    if vcfg is None:
+        vcfg = {}
+        notes.append("vision_config is absent: counted as transformers 5.24 builds it, with its default vision "
+                     "tower, which need not be the published checkpoint's")
+    if not isinstance(vcfg, dict):
+        raise ConfigError(f"{where}: field 'vision_config' must be a JSON object; fix it or remove it")
+    vision = vision_spec(model_type, cfg, vcfg, spec.hidden_size, f"{where} (vision_config)")
     if w.tie_from == "wrapper" and wrapper_tie is None and text_tie is False:
         notes.append("transformers 5.24 ties lm_head to the embeddings here: the wrapper's tie_word_embeddings "
                      "(absent, default true) overrides the text_config's false")
     out = replace(spec, vision=vision, wrapper_model_type=model_type, notes=tuple(notes))
+    if "cross_attention" in spec.layer_types:
+        out = replace(out, cross_attention=CrossAttentionSpec(image_tokens=vision.tokens_per_image or 0))
     if out.quant_method or out.quant_problem:
         return out
     return apply_quantization(out, cfg)
@@ -347,7 +359,7 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     V = r.int("vocab_size", _VOCAB_DEFAULT.get(mt, _ABSENT))
     H = r.int("hidden_size")
     L = r.int("num_hidden_layers")
-    N = r.int("num_attention_heads")
+    N = r.int("num_attention_heads", _HEADS_DEFAULT.get(mt, _ABSENT))
     K = r.int("num_key_value_heads", _KV_DEFAULT.get(mt, N)) if r.cfg.get("num_key_value_heads", 0) is not None else N
     D = r.int("head_dim", _HEAD_DIM_DEFAULT.get(mt, H // N)) if mt != "cohere2" else H // N
     _check_heads(r, H, N, K)
@@ -427,6 +439,14 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
                          "and not counted")
 
     types, window = _layer_types(r, mt, L)
+    cross = None
+    embedding_rows = None
+    if mt == "mllama_text_model":
+        xl = set(r.int_list("cross_attention_layers"))
+        if any(i >= L for i in xl):
+            raise ConfigError(f"{r.where}: field 'cross_attention_layers' names a layer >= num_hidden_layers ({L})")
+        types = tuple("cross_attention" if i in xl else t for i, t in enumerate(types))
+        embedding_rows = V + 8  # MllamaTextModel: nn.Embedding(vocab_size + 8, hidden) for image tokens
     chunk = None
     if "chunked" in types:
         chunk = r.int("attention_chunk_size")
@@ -445,7 +465,7 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
         tie_word_embeddings=r.bool("tie_word_embeddings", _TIE_DEFAULT.get(mt, False)),
         max_position_embeddings=r.int("max_position_embeddings", None), dtype=_dtype(r), source=source,
         notes=tuple(notes), attention_chunk_size=chunk, linear_attention=linear,
-        lm_head_bias=mt == "phimoe" and r.bool("lm_head_bias", False),
+        lm_head_bias=mt == "phimoe" and r.bool("lm_head_bias", False), embedding_rows=embedding_rows,
     )
 
 

@@ -14,6 +14,8 @@ per-token cache. Chunked-local layers (Llama 4) keep the tokens of the current c
 5.24 caches them in a sliding-window layer of ``attention_chunk_size`` (so C - 1 tokens); engines hold
 up to C. Linear-attention and state-space layers keep a fixed state per sequence instead
 (:func:`state_elements_per_sequence`); layers of type "none" (Nemotron-H MLP/MoE blocks) keep nothing.
+Cross-attention layers (Mllama) cache the image tokens' keys and values, a per-sequence term that
+does not grow with the text (:func:`cross_attention_kv_elements_per_sequence`).
 DeepSeek-V3.2's indexer adds its key (``index_head_dim`` values) per token per layer, as
 transformers' ``DynamicIndexedLayer`` holds it.
 
@@ -101,6 +103,20 @@ def kv_elements_per_token(spec: ModelSpec, layout: KVLayout = KVLayout()) -> int
 def kv_elements_per_token_all_layers(spec: ModelSpec, layout: KVLayout = KVLayout()) -> int:
     """Elements per token if every attention layer kept it (the figure for contexts shorter than W)."""
     return kv_elements_per_token_layer(spec, layout) * spec.num_attention_layers
+
+
+def cross_attention_kv_elements_per_sequence(spec: ModelSpec, images: int = 1,
+                                              layout: KVLayout = KVLayout()) -> int:
+    """Elements the cross-attention layers (Mllama) cache for one sequence with ``images`` images.
+
+    Each cross-attention layer keeps the keys and values of the image tokens, not of the text:
+    ``images * image_tokens`` tokens per layer, whatever the text length (transformers 5.24 caches
+    them in the layer's DynamicLayer when the prompt has images; a text-only sequence caches none).
+    """
+    if spec.cross_attention is None:
+        return 0
+    layers = sum(1 for t in spec.layer_types if t == "cross_attention")
+    return images * spec.cross_attention.image_tokens * layers * kv_elements_per_token_layer(spec, layout)
 
 
 # --------------------------------------------------------------------------- per-sequence state

@@ -52,7 +52,7 @@ def param_groups(spec: ModelSpec, text_only: bool = False) -> list[ParamGroup]:
 
     if spec.vision is not None and not text_only:
         groups.extend(ParamGroup(term, n, "vision", None, False) for term, n in spec.vision.terms)
-    add(ParamGroup("embed.tokens", V * E_dim, "embedding", None, True))
+    add(ParamGroup("embed.tokens", (spec.embedding_rows or V) * E_dim, "embedding", None, True))
     if spec.learned_positions:
         add(ParamGroup("embed.positions", spec.learned_positions * H, "embedding", None, False))
     if spec.embed_dim:
@@ -68,6 +68,8 @@ def param_groups(spec: ModelSpec, text_only: bool = False) -> list[ParamGroup]:
             groups.extend(_mamba_groups(spec, i))
         if kind == "linear_attention":
             groups.extend(_linear_attention_groups(spec, i))
+        if kind == "cross_attention":
+            groups.extend(_cross_attention_groups(spec, i))
         if i in moe_layers:
             groups.extend(_moe_groups(spec, i))
         elif spec.has_mlp(i):
@@ -196,6 +198,19 @@ def _mamba_groups(spec: ModelSpec, i: int) -> list[ParamGroup]:
     if norm:
         out.append(ParamGroup("mamba.norm", norm, "norm", i, False))
     return out
+
+
+def _cross_attention_groups(spec: ModelSpec, i: int) -> list[ParamGroup]:
+    """Mllama's cross-attention layer (MllamaTextCrossAttention): q, k, v, o as a self-attention
+    layer, per-head q/k RMSNorms (2D) and two tanh gates (attention and MLP, one scalar each)."""
+    a, H = spec.attention, spec.hidden_size
+    N, K, D = a.num_heads, a.num_kv_heads, a.head_dim
+    return [
+        ParamGroup("cross_attn.qkv", H * (N + 2 * K) * D, "linear", i, True),
+        ParamGroup("cross_attn.o", N * D * H, "linear", i, True),
+        ParamGroup("cross_attn.qk_norm", 2 * D, "norm", i, False),
+        ParamGroup("cross_attn.gates", 2, "other", i, False),
+    ]
 
 
 def _linear_attention_groups(spec: ModelSpec, i: int) -> list[ParamGroup]:

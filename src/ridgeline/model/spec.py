@@ -178,8 +178,8 @@ class CrossAttentionSpec:
     """Cross-attention layers reading image tokens (Mllama)."""
 
     image_tokens: int
-    """Keys and values each cross-attention layer caches per sequence: one image's tokens over all
-    tiles (max_num_tiles * (patches + 1 class token))."""
+    """Tokens whose keys and values each cross-attention layer caches per image in a sequence:
+    max_num_tiles * (patches per tile + 1 class token); text-only sequences cache none."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,8 @@ class ModelSpec:
     """Vision tower and projector of a multimodal wrapper (None for a text-only model)."""
     indexer: IndexerSpec | None = None
     """DeepSeek Sparse Attention indexer (DeepSeek-V3.2) on every attention layer."""
+    embedding_rows: int | None = None
+    """Rows of the input embedding when it differs from V (Mllama adds 8 rows for image tokens)."""
     lm_head_bias: bool = False
     """A bias on the output projection (Phi-3.5-MoE)."""
     wrapper_model_type: str | None = None

@@ -120,7 +120,35 @@ def _qwen2_5_vl(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     return VisionSpec("qwen2_5_vl", H, L, P, tuple(terms.items()))
 
 
-_FAMILIES = {"gemma3": _siglip, "mistral3": _pixtral, "llama4": _llama4, "qwen2_5_vl": _qwen2_5_vl}
+def _mllama(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
+    """Mllama (Llama 3.2 Vision): MllamaVisionModel (MllamaVisionConfig defaults), a tiled ViT with a
+    local and a gated global encoder, and a linear projector (vision_output_dim -> Ht, with bias)."""
+    H, I = _int(vc, "hidden_size", 1280, where), _int(vc, "intermediate_size", 5120, where)
+    L, G = _int(vc, "num_hidden_layers", 32, where), _int(vc, "num_global_layers", 8, where)
+    C, S, P = _int(vc, "num_channels", 3, where), _int(vc, "image_size", 448, where), _int(vc, "patch_size", 14, where)
+    T = _int(vc, "max_num_tiles", 4, where)
+    vout = _int(vc, "vision_output_dim", 7680, where)
+    ratios = vc.get("supported_aspect_ratios")
+    # MllamaVisionConfig: every (w, h) with w * h <= max_num_tiles; embeddings keep one extra row (id 0)
+    n_ratios = len(ratios) if isinstance(ratios, list) else sum(1 for w in range(1, T + 1) for h in range(1, T + 1)
+                                                                if w * h <= T)
+    patches = (S // P) ** 2 + 1  # + the class token
+    rows = n_ratios + 1
+    terms = {"vision.encoder.patch_embed": C * P * P * H, "vision.encoder.class_embedding": H,
+             # gated position embedding: gate, per-patch table, per-aspect-ratio tile table
+             "vision.encoder.positions": 1 + patches * H + rows * T * patches * H,
+             # pre- and post-tile position embeddings: a gate and a per-aspect-ratio table each
+             "vision.encoder.tile_positions": 2 * (1 + rows * T * H),
+             "vision.encoder.pre_post_norms": 4 * H}
+    layer = {"vision.encoder.attn": 4 * H * H, "vision.encoder.mlp": 2 * H * I + I + H,
+             "vision.encoder.norms": 4 * H}
+    _add(terms, layer, L + G)
+    terms["vision.encoder.global_gates"] = 2 * G
+    terms["vision.projector"] = vout * Ht + Ht
+    return VisionSpec("mllama_vision_model", H, L + G, P, tuple(terms.items()), T * patches)
+
+
+_FAMILIES = {"mllama": _mllama, "gemma3": _siglip, "mistral3": _pixtral, "llama4": _llama4, "qwen2_5_vl": _qwen2_5_vl}
 
 
 def vision_spec(wrapper_type: str, cfg: dict[str, Any], vision_config: dict[str, Any], text_hidden: int,

@@ -26,7 +26,8 @@ def _imports():
 
 #: The class a wrapper's config builds when it names none in ``architectures``.
 _DEFAULT_CLASSES = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
-                    "llama4": "Llama4ForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}
+                    "llama4": "Llama4ForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+                    "mllama": "MllamaForConditionalGeneration"}
 
 
 def _reference_model_type(cfg: dict[str, Any]) -> str:
