@@ -472,3 +472,50 @@ def test_full_size_q4_k_m_bytes_match_llama_cpp_logs(tmp_path, preset):
     assert {k: v["tensors"] for k, v in info.by_dtype().items()} == counts
     assert abs(info.total_bytes / 2**30 - gib) <= 0.005
     assert abs(info.total_bytes * 8 / params - bpw) <= 0.005
+
+
+@pytest.mark.parametrize("key, value", [("llama.attention.head_count", 0), ("llama.block_count", 4_000_000_000),
+                                        ("llama.block_count", 4.5), ("llama.embedding_length", 0)])
+def test_absurd_sizes_are_one_line(tmp_path, key, value):
+    meta = _hf_to_gguf_meta(TINY["llama"], "llama")
+    meta[key] = value
+    f = write_gguf(tmp_path / "a.gguf", "llama", meta, [])
+    with pytest.raises(ConfigError, match=key.split(".", 1)[1]) as e:
+        rg.spec_from_gguf(f)
+    _one_line(e.value)
+
+
+_KEYS = ["block_count", "embedding_length", "feed_forward_length", "attention.head_count", "attention.head_count_kv",
+         "attention.key_length", "attention.value_length", "context_length", "expert_count", "expert_used_count",
+         "expert_feed_forward_length", "attention.sliding_window", "nextn_predict_layers", "rope.dimension_count",
+         "attention.kv_lora_rank", "attention.key_length_mla", "leading_dense_block_count"]
+_VALUES = st.one_of(st.integers(-2**31, 2**32 - 1), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                    st.text(max_size=20), st.booleans())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arch=st.sampled_from(sorted(rg.GGUF_ARCHITECTURES)),
+       changes=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=5))
+def test_random_metadata_values_fail_in_one_line_or_load(tmp_path_factory, arch, changes):
+    cfg = TINY["deepseek_v3"] if arch == "deepseek2" else TINY["llama"]
+    meta = _hf_to_gguf_meta(cfg, arch)
+    for k, v in changes.items():
+        meta[f"{arch}.{k}"] = v
+    w = gguf.GGUFWriter(str(tmp_path_factory.mktemp("meta") / "m.gguf"), arch)
+    for k, v in meta.items():
+        if isinstance(v, bool):
+            w.add_bool(k, v)
+        elif isinstance(v, int):
+            (w.add_int64 if v < 0 else w.add_uint32)(k, v)
+        elif isinstance(v, float):
+            w.add_float32(k, v)
+        else:
+            w.add_string(k, v)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    try:
+        count_params(rg.spec_from_gguf(w.path))
+    except InputError as e:
+        _one_line(e)

@@ -396,6 +396,8 @@ GGUF_ARCHITECTURES: dict[str, str] = {
     "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3_text", "phi3": "phi3", "deepseek2": "deepseek_v3",
     "gpt-oss": "gpt_oss",
 }
+#: Layers beyond any real model (the adapter's own bound); checked before per-layer lists are built.
+MAX_LAYERS = 10_000
 #: Tensors llama.cpp stores that are not model parameters in transformers (rotary tables).
 NON_PARAMETER_TENSORS = ("rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight")
 
@@ -424,6 +426,18 @@ class _Meta:
             raise ConfigError(f"{self.where}: GGUF key {_q(full)} must be a number, got {_q(v)}")
         return v
 
+    def size(self, key: str, limit: int = 1 << 30) -> int:
+        """A required whole number in [1, limit] (layers, widths, heads): checked before any arithmetic."""
+        v = self.get(key, required=True)
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise ConfigError(f"{self.where}: GGUF key {_q(f'{self.arch}.{key}')} must be a whole number, got {v}")
+            v = int(v)
+        if not 1 <= v <= limit:
+            raise ConfigError(f"{self.where}: GGUF key {_q(f'{self.arch}.{key}')} is {v:,}; it must be in "
+                              f"[1, {limit:,}], the file is corrupt")
+        return v
+
 
 def gguf_config(info: GGUFInfo) -> dict[str, Any]:
     """Map a GGUF header to a Hugging Face style config dict for :func:`spec_from_config`."""
@@ -437,9 +451,9 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
     g = _Meta(info, arch)
     names = {t.name: t for t in info.tensors}
     mt = GGUF_ARCHITECTURES[arch]
-    H = g.get("embedding_length", required=True)
-    L = g.get("block_count", required=True)
-    N = g.get("attention.head_count", required=True)
+    H = g.size("embedding_length")
+    L = g.size("block_count", MAX_LAYERS)
+    N = g.size("attention.head_count")
     emb = names.get("token_embd.weight")
     vocab = emb.shape[1] if emb is not None and len(emb.shape) == 2 else None
     if vocab is None:
