@@ -193,16 +193,22 @@ def test_gguf_spec_equals_transformers(tmp_path, key):
 
 
 @pytest.mark.reference
-def test_load_model_and_cli_on_gguf(tmp_path):
+def test_load_model_and_cli_on_gguf(tmp_path, capsys):
     from ridgeline.cli import main
     from ridgeline.model.load import load_model
 
     cfg = TINY["qwen3"]
-    f = write_gguf(tmp_path / "Tiny-Q8_0.gguf", "qwen3", _hf_to_gguf_meta(cfg, "qwen3"),
-                   _hf_tensors(cfg, gguf.MODEL_ARCH.QWEN3))
+    tensors = _hf_tensors(cfg, gguf.MODEL_ARCH.QWEN3)
+    f = write_gguf(tmp_path / "Tiny-Q8_0.gguf", "qwen3", _hf_to_gguf_meta(cfg, "qwen3"), tensors)
     spec = load_model(str(f))
     assert spec.model_type == "qwen3" and spec.name == "tiny" and "GGUF" in spec.source
+    capsys.readouterr()
     assert main(["model", str(f), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ck = out["checkpoint"]
+    assert ck["bytes"] == sum(_tensor_bytes(ne, t) for _, ne, t in tensors)
+    assert ck["by_dtype"]["Q8_0"]["bytes"] == sum(_tensor_bytes(ne, t) for _, ne, t in tensors if t == Q.Q8_0)
+    assert ck["difference_vs_config"] == 0 and out["params"]["total"] == ck["elements"]
     assert main(["fit", str(f), "--gpu", "h100", "--json"]) == 0
 
 
