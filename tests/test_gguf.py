@@ -160,7 +160,7 @@ def _hf_tensors(cfg, arch_enum):
 
 FAMILIES = {  # tiny config -> (GGUF architecture, gguf.MODEL_ARCH)
     "llama": ("llama", "LLAMA"), "llama-bias-tied": ("llama", "LLAMA"), "mixtral": ("llama", "LLAMA"),
-    "mistral-no-window": ("llama", "LLAMA"), "qwen2": ("qwen2", "QWEN2"), "qwen3": ("qwen3", "QWEN3"),
+    "mistral-no-window": ("llama", "LLAMA"), "mistral-window": ("mistral3", "MISTRAL3"), "qwen2": ("qwen2", "QWEN2"), "qwen3": ("qwen3", "QWEN3"),
     "qwen2_moe": ("qwen2moe", "QWEN2MOE"), "qwen3_moe": ("qwen3moe", "QWEN3MOE"), "gemma": ("gemma", "GEMMA"),
     "gemma2": ("gemma2", "GEMMA2"), "gemma3_text": ("gemma3", "GEMMA3"), "phi3": ("phi3", "PHI3"),
     "deepseek_v2-lite": ("deepseek2", "DEEPSEEK2"), "deepseek_v3": ("deepseek2", "DEEPSEEK2"),

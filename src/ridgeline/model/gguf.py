@@ -389,12 +389,14 @@ def gguf_weight_bytes(path: str | Path) -> int:
 
 #: GGUF ``general.architecture`` -> Hugging Face ``model_type`` (text model). llama.cpp names its
 #: architectures in ``src/llama-arch.cpp``; the keys written per family are those of
-#: ``convert_hf_to_gguf.py``. A llama file with experts is Mixtral; deepseek2 is V3 when its
+#: ``convert_hf_to_gguf.py``. ``mistral3`` (Mistral Small 3.x, Ministral 3, Devstral 2 text models;
+#: the vision tower lives in a separate mmproj file) has Mistral's text shapes and the standard keys.
+#: A llama file with experts is Mixtral; deepseek2 is V3 when its
 #: router is sigmoid-gated (``expert_gating_func`` 2) or holds ``exp_probs_b``, else V2.
 GGUF_ARCHITECTURES: dict[str, str] = {
     "llama": "llama", "qwen2": "qwen2", "qwen2moe": "qwen2_moe", "qwen3": "qwen3", "qwen3moe": "qwen3_moe",
     "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3_text", "phi3": "phi3", "deepseek2": "deepseek_v3",
-    "gpt-oss": "gpt_oss",
+    "gpt-oss": "gpt_oss", "mistral3": "mistral",
 }
 #: Layers beyond any real model (the adapter's own bound); checked before per-layer lists are built.
 MAX_LAYERS = 10_000
@@ -493,7 +495,7 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
         raise ConfigError(f"{info.path}: {arch}.attention.key_length ({D}) differs from value_length ({Dv}); "
                           "ridgeline supports equal key and value heads for this architecture")
     cfg["head_dim"] = D
-    if mt in ("llama", "phi3", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "gemma"):
+    if mt in ("llama", "mistral", "phi3", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "gemma"):
         cfg["sliding_window"] = window  # None when the file names no window
     elif window is not None:
         cfg["sliding_window"] = window
