@@ -397,6 +397,7 @@ GGUF_ARCHITECTURES: dict[str, str] = {
     "llama": "llama", "qwen2": "qwen2", "qwen2moe": "qwen2_moe", "qwen3": "qwen3", "qwen3moe": "qwen3_moe",
     "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3_text", "phi3": "phi3", "deepseek2": "deepseek_v3",
     "gpt-oss": "gpt_oss", "mistral3": "mistral",
+    "olmo2": "olmo2", "granite": "granite", "cohere2": "cohere2", "smollm3": "smollm3", "exaone4": "exaone4",
 }
 #: Layers beyond any real model (the adapter's own bound); checked before per-layer lists are built.
 MAX_LAYERS = 10_000
@@ -478,7 +479,7 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
     }
     # biases are not in the metadata: their tensors say (llama's attention_bias / mlp_bias)
     cfg["attention_bias"] = any(f"blk.0.{t}.bias" in names for t in ("attn_q", "attn_qkv", "attn_output"))
-    if mt == "llama":
+    if mt in ("llama", "granite", "smollm3"):
         cfg["mlp_bias"] = any(f"blk.0.{t}.bias" in names for t in ("ffn_up", "ffn_down", "ffn_gate"))
     if (rope := g.get("rope.freq_base")) is not None:
         cfg["rope_theta"] = rope
