@@ -160,19 +160,24 @@ def _hf_tensors(cfg, arch_enum):
 
 FAMILIES = {  # tiny config -> (GGUF architecture, gguf.MODEL_ARCH)
     "llama": ("llama", "LLAMA"), "llama-bias-tied": ("llama", "LLAMA"), "mixtral": ("llama", "LLAMA"),
-    "mistral-no-window": ("llama", "LLAMA"), "qwen2": ("qwen2", "QWEN2"), "qwen3": ("qwen3", "QWEN3"),
+    "mistral-no-window": ("llama", "LLAMA"), "mistral-window": ("mistral3", "MISTRAL3"), "qwen2": ("qwen2", "QWEN2"), "qwen3": ("qwen3", "QWEN3"),
     "qwen2_moe": ("qwen2moe", "QWEN2MOE"), "qwen3_moe": ("qwen3moe", "QWEN3MOE"), "gemma": ("gemma", "GEMMA"),
     "gemma2": ("gemma2", "GEMMA2"), "gemma3_text": ("gemma3", "GEMMA3"), "phi3": ("phi3", "PHI3"),
     "deepseek_v2-lite": ("deepseek2", "DEEPSEEK2"), "deepseek_v3": ("deepseek2", "DEEPSEEK2"),
     "gpt_oss": ("gpt-oss", "GPT_OSS"),
+    "olmo2": ("olmo2", "OLMO2"), "granite": ("granite", "GRANITE"), "cohere2": ("cohere2", "COHERE2"),
+    "smollm3": ("smollm3", "SMOLLM3"), "exaone4": ("exaone4", "EXAONE4"),
 }
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize("key", sorted(FAMILIES))
 def test_gguf_spec_equals_transformers(tmp_path, key):
+    from ridgeline.model.hf import SUPPORTED_MODEL_TYPES
     from ridgeline.validate.reference import meta_param_count
 
+    if key not in TINY or TINY[key]["model_type"] not in SUPPORTED_MODEL_TYPES:
+        pytest.skip(f"the adapter does not support {key} yet")
     cfg = dict(TINY[key])
     if key == "deepseek_v2-lite":
         cfg["q_lora_rank"] = None  # as V2-Lite's config.json says (the tiny config drops None keys)
@@ -193,16 +198,22 @@ def test_gguf_spec_equals_transformers(tmp_path, key):
 
 
 @pytest.mark.reference
-def test_load_model_and_cli_on_gguf(tmp_path):
+def test_load_model_and_cli_on_gguf(tmp_path, capsys):
     from ridgeline.cli import main
     from ridgeline.model.load import load_model
 
     cfg = TINY["qwen3"]
-    f = write_gguf(tmp_path / "Tiny-Q8_0.gguf", "qwen3", _hf_to_gguf_meta(cfg, "qwen3"),
-                   _hf_tensors(cfg, gguf.MODEL_ARCH.QWEN3))
+    tensors = _hf_tensors(cfg, gguf.MODEL_ARCH.QWEN3)
+    f = write_gguf(tmp_path / "Tiny-Q8_0.gguf", "qwen3", _hf_to_gguf_meta(cfg, "qwen3"), tensors)
     spec = load_model(str(f))
     assert spec.model_type == "qwen3" and spec.name == "tiny" and "GGUF" in spec.source
+    capsys.readouterr()
     assert main(["model", str(f), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ck = out["checkpoint"]
+    assert ck["bytes"] == sum(_tensor_bytes(ne, t) for _, ne, t in tensors)
+    assert ck["by_dtype"]["Q8_0"]["bytes"] == sum(_tensor_bytes(ne, t) for _, ne, t in tensors if t == Q.Q8_0)
+    assert ck["difference_vs_config"] == 0 and out["params"]["total"] == ck["elements"]
     assert main(["fit", str(f), "--gpu", "h100", "--json"]) == 0
 
 
@@ -388,5 +399,134 @@ def test_mutated_headers_fail_in_one_line_or_parse(tmp_path_factory, edits, cut)
     try:
         info = rg.inspect_gguf(f)
         count_params(rg.spec_from_gguf(f, info))
+    except InputError as e:
+        _one_line(e)
+
+
+# ----------------------------------------------------------------------------- real files' sizes
+
+def _more_bits(i, n):
+    """llama.cpp src/llama-quant.cpp use_more_bits(): the layers whose attn_v / ffn_down get Q6_K in Q4_K_M."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def _q4_k_m_tensors(cfg):
+    """The tensors of a Q4_K_M file as llama.cpp's quantizer lays them out (llama-quant.cpp
+    llama_tensor_get_type: output Q6_K, attn_v and ffn_down(_exps) Q6_K on use_more_bits layers,
+    norms, biases and the router F32, the rest Q4_K), shapes from the model's config.json."""
+    H, L, V = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
+    N, K = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    D = cfg.get("head_dim", H // N)
+    out = [("token_embd.weight", (H, V), Q.Q4_K), ("output.weight", (H, V), Q.Q6_K), ("output_norm.weight", (H,), Q.F32)]
+    for i in range(L):
+        hi = Q.Q6_K if _more_bits(i, L) else Q.Q4_K
+        b = f"blk.{i}."
+        out += [(b + "attn_q.weight", (H, N * D), Q.Q4_K), (b + "attn_k.weight", (H, K * D), Q.Q4_K),
+                (b + "attn_v.weight", (H, K * D), hi), (b + "attn_output.weight", (N * D, H), Q.Q4_K),
+                (b + "attn_norm.weight", (H,), Q.F32), (b + "ffn_norm.weight", (H,), Q.F32)]
+        if cfg["model_type"] == "qwen2":
+            out += [(b + "attn_q.bias", (N * D,), Q.F32), (b + "attn_k.bias", (K * D,), Q.F32),
+                    (b + "attn_v.bias", (K * D,), Q.F32)]
+        if cfg["model_type"] == "qwen3_moe":
+            E, Ie = cfg["num_experts"], cfg["moe_intermediate_size"]
+            out += [(b + "attn_q_norm.weight", (D,), Q.F32), (b + "attn_k_norm.weight", (D,), Q.F32),
+                    (b + "ffn_gate_inp.weight", (H, E), Q.F32), (b + "ffn_gate_exps.weight", (H, Ie, E), Q.Q4_K),
+                    (b + "ffn_up_exps.weight", (H, Ie, E), Q.Q4_K), (b + "ffn_down_exps.weight", (Ie, H, E), hi)]
+        else:
+            I = cfg["intermediate_size"]
+            out += [(b + "ffn_gate.weight", (H, I), Q.Q4_K), (b + "ffn_up.weight", (H, I), Q.Q4_K),
+                    (b + "ffn_down.weight", (I, H), hi)]
+    return out
+
+
+def write_sparse_gguf(path, arch, meta, tensors):
+    """Header and tensor infos written by GGUFWriter; the data section left as a hole (a sparse file)."""
+    w = gguf.GGUFWriter(str(path), arch)
+    for k, v in meta.items():
+        (w.add_uint32 if isinstance(v, int) else w.add_float32 if isinstance(v, float) else w.add_string)(k, v)
+    total = 0
+    for name, ne, t in tensors:
+        nbytes = _tensor_bytes(ne, t)
+        total += nbytes + 32
+        w.add_tensor_info(name, tuple(reversed(ne)), np.dtype(np.float32), nbytes, raw_dtype=t)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    os.truncate(path, path.stat().st_size + 32 + total)
+    return path
+
+
+# Published llama.cpp load logs of Q4_K_M files (the GiB and BPW figures are rounded to 2 decimals
+# there, so the tolerance is that rounding: +-0.005):
+# - Qwen3-30B-A3B: github.com/ggml-org/llama.cpp/issues/14235 ("type f32: 241, q4_K: 289, q6_K: 49 tensors",
+#   "file size = 17.28 GiB (4.86 BPW)", qwen3moe, n_embd 2048, n_layer 48, n_expert 128)
+# - DeepSeek-R1-Distill-Qwen-14B (Qwen2.5-14B shapes): github.com/ollama/ollama/issues/9245
+#   ("model params = 14.77 B", "model size = 8.37 GiB (4.87 BPW)")
+REAL_Q4_K_M = {
+    "Qwen3-30B-A3B": ("qwen3moe", 17.28, 4.86, {"F32": 241, "Q4_K": 289, "Q6_K": 49}),
+    "Qwen2.5-14B": ("qwen2", 8.37, 4.87, {"F32": 241, "Q4_K": 289, "Q6_K": 49}),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(REAL_Q4_K_M))
+def test_full_size_q4_k_m_bytes_match_llama_cpp_logs(tmp_path, preset):
+    from ridgeline.model.load import find_preset, load_model, preset_config
+
+    arch, gib, bpw, counts = REAL_Q4_K_M[preset]
+    cfg = preset_config(find_preset(preset))
+    f = write_sparse_gguf(tmp_path / f"{preset}-Q4_K_M.gguf", arch, _hf_to_gguf_meta(cfg, arch), _q4_k_m_tensors(cfg))
+    info = rg.inspect_gguf(f)
+    spec = rg.spec_from_gguf(f, info)
+    params = count_params(spec).total
+    assert params == count_params(load_model(preset)).total == info.num_elements
+    assert {k: v["tensors"] for k, v in info.by_dtype().items()} == counts
+    assert abs(info.total_bytes / 2**30 - gib) <= 0.005
+    assert abs(info.total_bytes * 8 / params - bpw) <= 0.005
+
+
+@pytest.mark.parametrize("key, value", [("llama.attention.head_count", 0), ("llama.block_count", 4_000_000_000),
+                                        ("llama.block_count", 4.5), ("llama.embedding_length", 0)])
+def test_absurd_sizes_are_one_line(tmp_path, key, value):
+    meta = _hf_to_gguf_meta(TINY["llama"], "llama")
+    meta[key] = value
+    f = write_gguf(tmp_path / "a.gguf", "llama", meta, [])
+    with pytest.raises(ConfigError, match=key.split(".", 1)[1]) as e:
+        rg.spec_from_gguf(f)
+    _one_line(e.value)
+
+
+_KEYS = ["block_count", "embedding_length", "feed_forward_length", "attention.head_count", "attention.head_count_kv",
+         "attention.key_length", "attention.value_length", "context_length", "expert_count", "expert_used_count",
+         "expert_feed_forward_length", "attention.sliding_window", "nextn_predict_layers", "rope.dimension_count",
+         "attention.kv_lora_rank", "attention.key_length_mla", "leading_dense_block_count"]
+_VALUES = st.one_of(st.integers(-2**31, 2**32 - 1), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                    st.text(max_size=20), st.booleans())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arch=st.sampled_from(sorted(rg.GGUF_ARCHITECTURES)),
+       changes=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=5))
+def test_random_metadata_values_fail_in_one_line_or_load(tmp_path_factory, arch, changes):
+    cfg = TINY["deepseek_v3"] if arch == "deepseek2" else TINY["llama"]
+    meta = _hf_to_gguf_meta(cfg, arch)
+    for k, v in changes.items():
+        meta[f"{arch}.{k}"] = v
+    w = gguf.GGUFWriter(str(tmp_path_factory.mktemp("meta") / "m.gguf"), arch)
+    for k, v in meta.items():
+        if isinstance(v, bool):
+            w.add_bool(k, v)
+        elif isinstance(v, int):
+            (w.add_int64 if v < 0 else w.add_uint32)(k, v)
+        elif isinstance(v, float):
+            w.add_float32(k, v)
+        else:
+            w.add_string(k, v)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    try:
+        count_params(rg.spec_from_gguf(w.path))
     except InputError as e:
         _one_line(e)

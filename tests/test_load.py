@@ -199,3 +199,26 @@ def test_any_name_loads_or_fails_in_one_line(ref):
         load_model(ref)
     except InputError as e:
         _one_line(e)
+
+
+def test_stored_weights_bytes(tmp_path):
+    from ridgeline.model.load import stored_weights_bytes
+
+    np = pytest.importorskip("numpy")
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    assert stored_weights_bytes("llama-3.1-8b") is None
+    (tmp_path / "config.json").write_text("{}")
+    assert stored_weights_bytes(str(tmp_path / "config.json")) is None
+    assert stored_weights_bytes(str(tmp_path)) is None  # a folder without safetensors
+    safetensors_numpy.save_file({"a": np.zeros((3, 5), np.float16), "b": np.zeros(7, np.float32)},
+                                str(tmp_path / "model.safetensors"))
+    assert stored_weights_bytes(str(tmp_path)) == 3 * 5 * 2 + 7 * 4
+    assert stored_weights_bytes(str(tmp_path / "model.safetensors")) == 58
+    gguf = pytest.importorskip("gguf")
+    w = gguf.GGUFWriter(str(tmp_path / "m.gguf"), "llama")
+    w.add_tensor("t", np.zeros((2, 144), np.uint8), raw_shape=(2, 144), raw_dtype=gguf.GGMLQuantizationType.Q4_K)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    assert stored_weights_bytes(str(tmp_path / "m.gguf")) == 2 * 144

@@ -389,13 +389,18 @@ def gguf_weight_bytes(path: str | Path) -> int:
 
 #: GGUF ``general.architecture`` -> Hugging Face ``model_type`` (text model). llama.cpp names its
 #: architectures in ``src/llama-arch.cpp``; the keys written per family are those of
-#: ``convert_hf_to_gguf.py``. A llama file with experts is Mixtral; deepseek2 is V3 when its
+#: ``convert_hf_to_gguf.py``. ``mistral3`` (Mistral Small 3.x, Ministral 3, Devstral 2 text models;
+#: the vision tower lives in a separate mmproj file) has Mistral's text shapes and the standard keys.
+#: A llama file with experts is Mixtral; deepseek2 is V3 when its
 #: router is sigmoid-gated (``expert_gating_func`` 2) or holds ``exp_probs_b``, else V2.
 GGUF_ARCHITECTURES: dict[str, str] = {
     "llama": "llama", "qwen2": "qwen2", "qwen2moe": "qwen2_moe", "qwen3": "qwen3", "qwen3moe": "qwen3_moe",
     "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3_text", "phi3": "phi3", "deepseek2": "deepseek_v3",
-    "gpt-oss": "gpt_oss",
+    "gpt-oss": "gpt_oss", "mistral3": "mistral",
+    "olmo2": "olmo2", "granite": "granite", "cohere2": "cohere2", "smollm3": "smollm3", "exaone4": "exaone4",
 }
+#: Layers beyond any real model (the adapter's own bound); checked before per-layer lists are built.
+MAX_LAYERS = 10_000
 #: Tensors llama.cpp stores that are not model parameters in transformers (rotary tables).
 NON_PARAMETER_TENSORS = ("rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight")
 
@@ -424,6 +429,18 @@ class _Meta:
             raise ConfigError(f"{self.where}: GGUF key {_q(full)} must be a number, got {_q(v)}")
         return v
 
+    def size(self, key: str, limit: int = 1 << 30) -> int:
+        """A required whole number in [1, limit] (layers, widths, heads): checked before any arithmetic."""
+        v = self.get(key, required=True)
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise ConfigError(f"{self.where}: GGUF key {_q(f'{self.arch}.{key}')} must be a whole number, got {v}")
+            v = int(v)
+        if not 1 <= v <= limit:
+            raise ConfigError(f"{self.where}: GGUF key {_q(f'{self.arch}.{key}')} is {v:,}; it must be in "
+                              f"[1, {limit:,}], the file is corrupt")
+        return v
+
 
 def gguf_config(info: GGUFInfo) -> dict[str, Any]:
     """Map a GGUF header to a Hugging Face style config dict for :func:`spec_from_config`."""
@@ -437,9 +454,9 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
     g = _Meta(info, arch)
     names = {t.name: t for t in info.tensors}
     mt = GGUF_ARCHITECTURES[arch]
-    H = g.get("embedding_length", required=True)
-    L = g.get("block_count", required=True)
-    N = g.get("attention.head_count", required=True)
+    H = g.size("embedding_length")
+    L = g.size("block_count", MAX_LAYERS)
+    N = g.size("attention.head_count")
     emb = names.get("token_embd.weight")
     vocab = emb.shape[1] if emb is not None and len(emb.shape) == 2 else None
     if vocab is None:
@@ -462,7 +479,7 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
     }
     # biases are not in the metadata: their tensors say (llama's attention_bias / mlp_bias)
     cfg["attention_bias"] = any(f"blk.0.{t}.bias" in names for t in ("attn_q", "attn_qkv", "attn_output"))
-    if mt == "llama":
+    if mt in ("llama", "granite", "smollm3"):
         cfg["mlp_bias"] = any(f"blk.0.{t}.bias" in names for t in ("ffn_up", "ffn_down", "ffn_gate"))
     if (rope := g.get("rope.freq_base")) is not None:
         cfg["rope_theta"] = rope
@@ -479,7 +496,7 @@ def gguf_config(info: GGUFInfo) -> dict[str, Any]:
         raise ConfigError(f"{info.path}: {arch}.attention.key_length ({D}) differs from value_length ({Dv}); "
                           "ridgeline supports equal key and value heads for this architecture")
     cfg["head_dim"] = D
-    if mt in ("llama", "phi3", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "gemma"):
+    if mt in ("llama", "mistral", "phi3", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "gemma"):
         cfg["sliding_window"] = window  # None when the file names no window
     elif window is not None:
         cfg["sliding_window"] = window

@@ -432,6 +432,24 @@ def _hub_reachable(host: str, port: int, timeout_s: float = 3.0) -> bool:
         return False
 
 
+def stored_weights_bytes(ref: str) -> int | None:
+    """Exact stored bytes of the weights when ``ref`` is a checkpoint on disk, from headers only:
+    a ``.gguf`` file (every split part), a ``.safetensors`` file, or a folder with safetensors
+    files (sharded index included). None for presets, config files and hub ids."""
+    path = check_path(ref)
+    state = _path_state(path)
+    if state == "other" and path.suffix.lower() == ".gguf":
+        from ridgeline.model.gguf import gguf_weight_bytes  # noqa: PLC0415
+
+        return gguf_weight_bytes(path)
+    if (state == "other" and path.suffix == ".safetensors") or (state == "dir" and (
+            any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").is_file())):
+        from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
+
+        return inspect_checkpoint(path).total_bytes
+    return None
+
+
 def load_model(ref: str) -> ModelSpec:
     """Resolve a model reference to a ModelSpec (see module docstring)."""
     r = resolve(ref)
