@@ -260,9 +260,10 @@ class _Builder:
         H, V = s.hidden_size, s.vocab_size
         Ed = s.embed_dim or H
         # embedding: a gather of T rows, not a stream of the table
-        emb_wb = self.wbytes("embedding", V * Ed) / self.t
+        rows = s.embedding_rows or V  # Mllama's table holds 8 image tokens beyond the vocabulary
+        emb_wb = self.wbytes("embedding", rows * Ed) / self.t
         row = self.p.format_for("embedding").bytes_per_element * Ed
-        self.ops.append(Op("embed.tokens", "gather", 1, V * Ed, "vocab", emb_wb, _vec(),
+        self.ops.append(Op("embed.tokens", "gather", 1, rows * Ed, "vocab", emb_wb, _vec(),
                            _vec(tokens=row + Ed * self.ab), "bf16", self.p.format_for("embedding").name,
                            "bytes T*(row of the table + activation)"))
         if s.learned_positions:
@@ -292,6 +293,8 @@ class _Builder:
                 self.mamba(count, lk, rep)
             if ltype == "linear_attention":
                 self.linear_attention(count, lk, rep)
+            if ltype == "cross_attention":
+                self.cross_attention(count, lk, rep)
             if is_moe:
                 self.moe(count, lk)
             elif dense:
@@ -517,6 +520,28 @@ class _Builder:
         self.gemm("linear_attn.out_proj", la.value_dim, H, g["linear_attn.out_proj"], 0, "row", layers, lk)
 
 
+    def cross_attention(self, layers: int, lk: str, rep: int) -> None:
+        """Mllama's cross-attention: text queries attend the cached keys and values of one image's
+        tokens (``cross_attention.image_tokens`` per sequence; projected once, at prefill)."""
+        s, a, H, t = self.s, self.s.attention, self.s.hidden_size, self.t
+        N, K, D = a.num_heads, a.num_kv_heads, a.head_dim
+        n_img = s.cross_attention.image_tokens if s.cross_attention is not None else 0
+        g = {x: _group_params(s, rep, (x,)) for x in ("cross_attn.qkv", "cross_attn.o", "cross_attn.qk_norm",
+                                                      "cross_attn.gates")}
+        self.gemm("cross_attn.q", H, N * D, g["cross_attn.qkv"] - H * 2 * K * D, 0, "column", layers, lk)
+        # k and v of the image tokens: computed once per sequence at prefill, cached (the KV read below)
+        self.gemm("cross_attn.kv", H, 2 * K * D, H * 2 * K * D, 0, "column", layers, lk, per="seqs")
+        kv_dev = max(K // t, 1)
+        kv_img = 2 * kv_dev * D * self.p.kv.bytes_per_element * n_img
+        self.ops.append(Op("cross_attn.attend", "attention", layers, 0, "column", 0.0,
+                           _vec(tokens=4 * (N / t) * D * n_img), _vec(seqs=kv_img, tokens=2 * (N / t) * D * self.ab),
+                           self.compute_attn(), "", f"FLOPs 4*T*{n_img}*N*D/tp; bytes the image KV per sequence",
+                           lk, _vec(seqs=kv_img), True))
+        self.gemm("cross_attn.o", N * D, H, g["cross_attn.o"], 0, "row", layers, lk)
+        self.elementwise("cross_attn.qk_norm_gates", g["cross_attn.qk_norm"] + g["cross_attn.gates"], N * D / t,
+                         NORM_FLOPS_PER_ELEMENT, layers, lk)
+
+
 def first_attention_layer(spec: ModelSpec) -> int:
     return next(i for i, t in enumerate(spec.layer_types) if t in ("full", "sliding", "chunked", "hybrid"))
 
@@ -528,6 +553,7 @@ def _group_params(spec: ModelSpec, layer: int, terms: tuple[str, ...]) -> int:
 
     groups = params._mamba_groups(spec, layer) if spec.layer_types[layer] in ("mamba", "hybrid") \
         and any(t.startswith("mamba.") for t in terms) else \
+        params._cross_attention_groups(spec, layer) if any(t.startswith("cross_attn.") for t in terms) else \
         params._linear_attention_groups(spec, layer) if any(t.startswith("linear_attn.") for t in terms) else \
         params._attention_groups(spec, layer)
     return sum(g.count for g in groups if g.term in terms)
