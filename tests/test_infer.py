@@ -214,3 +214,29 @@ def test_state_layers_read_their_state_once_per_step():
 
     per_seq = sum(op.kv[FEATURES.index("seqs")] * op.layers for op in rows)
     assert per_seq == pytest.approx(2 * state_bytes_per_sequence(spec, prec.kv.bytes_per_element))
+
+
+def test_attention_dp_replicates_attention_and_splits_the_batch():
+    # DP attention (SGLang --enable-dp-attention) for DeepSeek-V3 on 8 GPUs: every rank holds all of
+    # attention, 1/8 of the sequences; experts spread over the ranks; no tp all-reduce, two
+    # all-to-alls (dispatch, combine) per MoE layer.
+    spec = load_model("deepseek-v3")
+    prec = Precision.build(spec, weights="fp8")
+    tp = op_table(spec, prec, ParallelPlan(8, 1, 8))
+    dp = op_table(spec, prec, ParallelPlan(8, 1, 8, attention_dp=True))
+    a_tp = {op.name + op.layer_kind: op for op in tp.ops}
+    for op in dp.ops:
+        ref = a_tp[op.name + op.layer_kind]
+        if op.name.startswith("attn.") and ref.shard in ("column", "row"):
+            assert op.weight_bytes == pytest.approx(ref.weight_bytes * 8)
+        if op.name == "moe.experts":
+            assert op.weight_bytes == ref.weight_bytes
+    r = infer(spec, rl.get_accelerator("h200"), 256, 1024, 64, prec=prec, plan=ParallelPlan(8, 1, 8, True))
+    moe_layers = len(spec.moe.moe_layers)
+    from ridgeline.timing import comm_plan
+
+    cp = comm_plan(dp, rl.get_accelerator("h200"), Efficiencies())
+    assert cp.allreduces_per_step == 0 and cp.alltoalls_per_step == 2 * moe_layers
+    assert r.tpot_s > 0
+    with pytest.raises(rl.PlanError):
+        ParallelPlan(8, 1, 1, attention_dp=True)

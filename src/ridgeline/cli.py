@@ -164,6 +164,7 @@ def infer(
     tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
     pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
     ep: Annotated[int, typer.Option(help="Expert parallelism: 1, or = tp to spread whole experts over the tp group.")] = 1,
+    attention_dp: Annotated[bool, typer.Option("--attention-dp", help="Attention data-parallel over the tp group, experts expert-parallel (needs --ep = --tp).")] = False,
     weights: Annotated[Optional[str], typer.Option(help="Weight format (default: the checkpoint's).")] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache format.")] = None,
     act_dtype: Annotated[Optional[str], typer.Option("--act-dtype", help="Activation format (fp8 for W8A8).")] = None,
@@ -210,7 +211,7 @@ def infer(
     eff = eff.override(**over) if over else eff
 
     def plan_for(t: int) -> ParallelPlan:
-        return ParallelPlan(t, pp, ep if ep == 1 else t)
+        return ParallelPlan(t, pp, ep if ep == 1 else t, attention_dp)
 
     from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
     from ridgeline.analyses.infer import max_batch as batch_limit  # noqa: PLC0415
@@ -324,7 +325,7 @@ def roofline(
                              "layers": op.layers, "flops": float(fl[i]), "bytes": float(by[i]),
                              "peak_flops_per_s": peak_for(hw, op.compute)[0],
                              "intensity": float(fl[i] / by[i]) if by[i] else float("inf"),
-                             "bound": "compute" if tc[i, 0] > tm[i] else "memory"})
+                             "bound": "on-chip (fused)" if by[i] == 0 else ("compute" if tc[i, 0] > tm[i] else "memory")})
     if plot:
         from ridgeline.plots import roofline_plot  # noqa: PLC0415
 

@@ -40,7 +40,8 @@ MLA's down-projections replicated; KV heads split over tp (one per device when t
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -225,6 +226,27 @@ class _Builder:
         self.ops: list[Op] = []
 
     # -- helpers ---------------------------------------------------------------------------
+    @contextmanager
+    def data_parallel(self):
+        """Rows built inside run data-parallel under ``plan.attention_dp``: each of the tp ranks
+        holds the whole weights (no tp split) and 1/tp of the sequences, so every per-token,
+        per-sequence and per-pair coefficient is divided by tp (engines' DP attention for MoE
+        models: SGLang ``--enable-dp-attention``, vLLM data-parallel attention + expert parallel)."""
+        if not self.plan.attention_dp or self.plan.tp == 1:
+            yield
+            return
+        dp, start, t = self.plan.tp, len(self.ops), self.t
+        self.t = 1
+        try:
+            yield
+        finally:
+            self.t = t
+            one = _F["one"]
+            for i in range(start, len(self.ops)):
+                op = self.ops[i]
+                sc = lambda v: tuple(x if j == one else x / dp for j, x in enumerate(v))  # noqa: E731
+                self.ops[i] = replace(op, flops=sc(op.flops), bytes=sc(op.bytes), kv=sc(op.kv), shard="replicated")
+
     def wbytes(self, role: str, n: float) -> float:
         return self.p.format_for(role).nbytes(n)
 
@@ -287,20 +309,22 @@ class _Builder:
         for (ltype, is_moe, dense), count in sorted(kinds.items()):
             lk = ltype + ("+moe" if is_moe else "") + ("" if (is_moe or dense) else "+nomlp")
             rep = first[(ltype, is_moe, dense)]
-            if ltype in ("full", "sliding", "chunked", "hybrid"):
-                self.attention(ltype, count, lk)
-            if ltype in ("mamba", "hybrid"):
-                self.mamba(count, lk, rep)
-            if ltype == "linear_attention":
-                self.linear_attention(count, lk, rep)
-            if ltype == "cross_attention":
-                self.cross_attention(count, lk, rep)
+            with self.data_parallel():
+                if ltype in ("full", "sliding", "chunked", "hybrid"):
+                    self.attention(ltype, count, lk)
+                if ltype in ("mamba", "hybrid"):
+                    self.mamba(count, lk, rep)
+                if ltype == "linear_attention":
+                    self.linear_attention(count, lk, rep)
+                if ltype == "cross_attention":
+                    self.cross_attention(count, lk, rep)
+                if dense and not is_moe:
+                    self.mlp("mlp", s.mlp.intermediate_size, count, lk)
+                norm_params = s.norms_per_layer * H * (2 if s.norm_bias else 1)
+                self.elementwise("norms.layer", norm_params, s.norms_per_layer * H, NORM_FLOPS_PER_ELEMENT, count,
+                                 lk)
             if is_moe:
                 self.moe(count, lk)
-            elif dense:
-                self.mlp("mlp", s.mlp.intermediate_size, count, lk)
-            norm_params = s.norms_per_layer * H * (2 if s.norm_bias else 1)
-            self.elementwise("norms.layer", norm_params, s.norms_per_layer * H, NORM_FLOPS_PER_ELEMENT, count, lk)
         if s.final_norm:
             self.elementwise("norms.final", H * (2 if s.norm_bias else 1), H, NORM_FLOPS_PER_ELEMENT, 1, "")
         if s.embed_dim:

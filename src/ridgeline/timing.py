@@ -164,6 +164,8 @@ def comm_plan(table: OpTable, hw: Accelerator, eff: Efficiencies) -> CommPlan:
     moe_layers = len(spec.moe.moe_layers) if spec.moe is not None else 0
     tp_link = link_for(hw, plan.tp, lat)
     ar = 2 * spec.num_layers if plan.tp > 1 else 0
+    if plan.attention_dp:  # attention and dense layers are data-parallel: no tp all-reduce at all
+        ar = moe_layers if plan.tp > 1 else 0
     a2a = 0
     ep_link = None
     if plan.ep > 1 and moe_layers:

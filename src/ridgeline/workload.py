@@ -48,11 +48,16 @@ class ParallelPlan:
     ep: int = 1
     """Expert-parallel degree for MoE layers: 1 (experts' matrices split over tp) or tp (whole
     experts spread over the tp group, vLLM's ``--enable-expert-parallel``)."""
+    attention_dp: bool = False
+    """Attention (and dense layers) data-parallel over the tp group, experts expert-parallel:
+    how engines run large MoE models (SGLang ``--enable-dp-attention``). Needs ep = tp."""
 
     def __post_init__(self) -> None:
         _positive("tp", self.tp, "pass --tp 1 or more")
         _positive("pp", self.pp, "pass --pp 1 or more")
         _positive("ep", self.ep, "pass --ep 1 or more")
+        if self.attention_dp and self.ep != self.tp:
+            raise PlanError(f"--attention-dp: the experts must be spread over the tp group; add --ep {self.tp}")
         if self.ep not in (1, self.tp):
             raise PlanError(f"ep={self.ep}: expert parallelism spreads the experts over the tp group; "
                             f"use --ep 1 or --ep {self.tp} (= --tp)")

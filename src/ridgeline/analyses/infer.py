@@ -312,7 +312,8 @@ def infer_dict(r: InferResult) -> dict:
         "plan": {"tp": r.plan.tp, "pp": r.plan.pp, "ep": r.plan.ep, "devices": r.devices},
         "precision": {"weights": r.precision.weights.name, "kv": r.precision.kv.name,
                       "activations": r.precision.activations.name, "compute": r.compute},
-        "batch": r.batch, "prompt_tokens": r.prompt_tokens, "gen_tokens": r.gen_tokens, "offline": r.offline,
+        "batch": _scalar_or_list(r.batch), "prompt_tokens": _scalar_or_list(r.prompt_tokens),
+        "gen_tokens": _scalar_or_list(r.gen_tokens), "offline": r.offline,
     }
     for key in ("ttft_s", "decode_step_time_s", "decode_step_time_end_s", "tpot_s", "e2e_latency_s",
                 "output_tokens_per_s", "output_tokens_per_s_per_device", "bound", "prefill_bound", "mbu", "mfu",
