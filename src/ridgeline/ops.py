@@ -192,7 +192,18 @@ def op_table(spec: ModelSpec, prec: Precision, plan: ParallelPlan = ParallelPlan
 
     ``compute``: peak key for GEMMs; default from the weight format (see :func:`compute_format`).
     """
-    return _op_table(spec, prec, plan, mla_path, compute or compute_format(prec))
+    key = (id(spec), id(prec), plan, mla_path, compute)
+    hit = _BY_IDENTITY.get(key)
+    if hit is not None and hit[0] is spec and hit[1] is prec:  # the same objects: skip hashing the spec
+        return hit[2]
+    table = _op_table(spec, prec, plan, mla_path, compute or compute_format(prec))
+    if len(_BY_IDENTITY) > 256:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[key] = (spec, prec, table)
+    return table
+
+
+_BY_IDENTITY: dict[tuple, tuple] = {}
 
 
 def compute_format(prec: Precision) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from ridgeline.hardware.spec import Accelerator
 from ridgeline.model.spec import ModelSpec
 from ridgeline.ops import FEATURES, OpTable, op_table
-from ridgeline.timing import Efficiencies, Roofline, bound_of, peak_for, roofline
+from ridgeline.timing import Efficiencies, Roofline, peak_for, roofline
 from ridgeline.workload import ParallelPlan, Precision
 
 #: Scenario columns evaluated together: prefill, decode at start, at end, at the mean context.
@@ -133,7 +133,10 @@ def critical_batch(rf: Roofline) -> float:
 
 def _gemm_peak(rf: Roofline) -> float:
     """The dense peak of the format the GEMMs run in (MFU's denominator)."""
-    return peak_for(rf.hw, next((op.compute for op in rf.table.ops if op.kind == "gemm"), "bf16"))[0]
+    if "_gemm_peak" not in rf.__dict__:
+        rf.__dict__["_gemm_peak"] = peak_for(rf.hw, next((op.compute for op in rf.table.ops if op.kind == "gemm"),
+                                                         "bf16"))[0]
+    return rf.__dict__["_gemm_peak"]
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,15 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
     # large sweeps run in blocks so that the scenario x feature temporaries stay in cache
     parts = [_evaluate(table, rf, eff, plan, b[i:i + _CHUNK], s[i:i + _CHUNK], g[i:i + _CHUNK], offline,
                        max_step_tokens) for i in range(0, b.size, _CHUNK)]
-    v = {k: _out(np.concatenate([p[k] for p in parts]).reshape(shape)) for k in parts[0]}
+    keys = parts[0][0]
+    m = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts], axis=1)
+    if shape == ():  # one configuration: plain Python numbers, one conversion
+        v = dict(zip(keys, m[:, 0].tolist()))
+    else:
+        v = dict(zip(keys, m.reshape((len(keys), *shape))))
+    for k in ("bound", "prefill_bound"):
+        v[k] = _out(_BOUNDS[np.asarray(v[k], dtype=np.int64)])
+    v["kv_bound"] = _out(np.asarray(v["kv_bound"]) > 0.5)
     gemm_peak = _gemm_peak(rf)
     notes = []
     if spec.max_position_embeddings and np.any(S + G > spec.max_position_embeddings):
@@ -228,9 +239,17 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
 _CHUNK = 32768
 
 
+_BOUNDS = np.array(["memory", "compute", "communication"])
+
+
+def _bound_code(memory_s, compute_s, comm_s) -> np.ndarray:
+    """0 memory, 1 compute, 2 communication: whichever time is largest (see timing.bound_of)."""
+    return np.where((comm_s > memory_s) & (comm_s > compute_s), 2, np.where(compute_s > memory_s, 1, 0))
+
+
 def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPlan, B, S, G, offline: bool,
-              max_step_tokens: int | None) -> dict[str, np.ndarray]:
-    """Every figure of :func:`infer` for 1-D arrays of configurations."""
+              max_step_tokens: int | None) -> tuple[tuple[str, ...], np.ndarray]:
+    """Every figure of :func:`infer` for 1-D arrays of configurations: (names, K x n array)."""
     mb = B / plan.pp  # micro-batch in flight per pipeline pass
     steps = np.maximum(G - 1, 0)
     c_end = S + np.maximum(G - 2, 0)
@@ -276,8 +295,8 @@ def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPla
         # KV keeps decode memory-bound when one sequence's KV read time exceeds its FLOP time
         # (both scale with the batch, so the mean decode step at any batch answers it)
         "kv_bound": mean(st.kv_bytes) * rf.inv_bw > mean(st.flops) / (gemm_peak * eff.gemm.value),
-        "bound": bound_of(mean(st.memory_s), mean(st.compute_s), mean(st.comm_s)),
-        "prefill_bound": bound_of(sc(st.memory_s, 0), sc(st.compute_s, 0), sc(st.comm_s, 0)),
+        "bound": _bound_code(mean(st.memory_s), mean(st.compute_s), mean(st.comm_s)),
+        "prefill_bound": _bound_code(sc(st.memory_s, 0), sc(st.compute_s, 0), sc(st.comm_s, 0)),
         "ideal.ttft_s": sc(it, 0), "ideal.decode_step_time_s": sc(it, 1), "ideal.tpot_s": i_tpot,
         "ideal.e2e_latency_s": i_e2e, "ideal.out_tps": i_out_tps, "ideal.out_tps_dev": i_out_tps / devices,
     }
@@ -290,7 +309,7 @@ def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPla
                      ("comm_s", st.comm_s), ("overhead_s", st.overhead_s), ("flops", st.flops), ("bytes", st.bytes),
                      ("weight_bytes", st.weight_bytes), ("kv_bytes", st.kv_bytes), ("comm_bytes", st.comm_bytes)):
             out[f"{name}.{f}"] = sc(a, i)
-    return out
+    return tuple(out), np.array(list(out.values()), dtype=np.float64)
 
 
 def _scalar_or_list(x):
