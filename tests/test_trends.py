@@ -107,3 +107,17 @@ def test_plot(tmp_path):
     p = run("trends", "--plot", str(out))
     assert p.returncode == 0, p.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memory_wall_page_regenerates_unchanged():
+    """docs/memory-wall.md is written by benchmarks/memory_wall.py from ridgeline's own output; a change to
+    the data, the time model or the fleet factors must come with the regenerated page."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("memory_wall", root / "benchmarks" / "memory_wall.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    page = (root / "docs" / "memory-wall.md").read_text(encoding="utf-8")
+    assert mod.render() == page, "docs/memory-wall.md is stale: run PYTHONPATH=src python benchmarks/memory_wall.py"
