@@ -445,6 +445,8 @@ def fleet(
     capex: Annotated[Optional[float], typer.Option(help="Purchase cost per device in USD, amortised instead of an hourly price.")] = None,
     amortisation_years: Annotated[Optional[float], typer.Option(help="Years over which --capex is spread (default 5).")] = None,
     electricity_price: Annotated[Optional[float], typer.Option(help="USD per kWh of facility energy (with --capex).")] = None,
+    eff_memory: Annotated[Optional[float], typer.Option(help="Override eff.memory (fraction of peak bandwidth).")] = None,
+    eff_gemm: Annotated[Optional[float], typer.Option(help="Override eff.gemm (fraction of dense peak).")] = None,
     growth: Annotated[Optional[str], typer.Option(help="Demand growth per year, e.g. 2x.")] = None,
     years: Annotated[int, typer.Option(help="Years of growth to show (with --growth).")] = 5,
     plot: Annotated[Optional[str], typer.Option(help="Write a PNG: devices and facility power per year (with --growth) or per GPU.")] = None,
@@ -505,6 +507,15 @@ def fleet(
         raise InputError(f"--pue: a PUE is facility power / IT power, at least 1; got {pue}")
     from dataclasses import replace  # noqa: PLC0415
 
+    from ridgeline.timing import Efficiencies  # noqa: PLC0415
+
+    eff_over = {}
+    for name, v in (("memory", eff_memory), ("gemm", eff_gemm)):
+        if v is not None:
+            if not 0 < v <= 1:
+                raise InputError(f"--eff-{name}: must be in (0, 1], got {v}")
+            eff_over[name] = v
+    eff = Efficiencies().override(**eff_over) if eff_over else None
     results = []
     for name in (gpu or ["h100"]):
         hw = get_accelerator(name)
@@ -513,7 +524,7 @@ def fleet(
         plan.check(spec)
         factors = replace(base, **over, price_per_gpu_hour=None if capex is not None else
                           FF.price_factor(hw.id, price_per_gpu_hour))
-        rep = F.choose_replica(spec, hw, S, G, prec, plan, ttft_s=slo_ttft, tpot_s=slo_tpot)
+        rep = F.choose_replica(spec, hw, S, G, prec, plan, eff, ttft_s=slo_ttft, tpot_s=slo_tpot)
         if power is not None:
             results.append(F.size_for_power(spec, rep, factors, F.parse_amount(power, "--power", "W")))
         else:

@@ -65,6 +65,8 @@ class Replica:
     bound: str
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
+    efficiencies: tuple[Factor, ...] = ()
+    """The time model's factors behind the throughput (ridgeline.timing.Efficiencies)."""
 
     @property
     def devices(self) -> int:
@@ -295,11 +297,12 @@ def choose_replica(spec: ModelSpec, hw: Accelerator, prompt_tokens: int, gen_tok
     from ridgeline.analyses.infer import infer  # noqa: PLC0415
 
     S, G = prompt_tokens, gen_tokens
+    eff = eff or Efficiencies()
     bmax = max_batch(spec, hw, S, G, prec, plan)
     if ttft_s is None and tpot_s is None:
         r = infer(spec, hw, bmax, S, G, prec, plan, eff, offline=True)
         return Replica(hw, plan, bmax, True, bmax, S, G, float(r.output_tokens_per_s), float(r.ttft_s),
-                       float(r.tpot_s), str(r.bound))
+                       float(r.tpot_s), str(r.bound), efficiencies=eff.factors())
     for v, name in ((ttft_s, "--ttft"), (tpot_s, "--tpot")):
         if v is not None:
             _positive(v, name)
@@ -325,7 +328,7 @@ def choose_replica(spec: ModelSpec, hw: Accelerator, prompt_tokens: int, gen_tok
     i = int(np.argmax(np.where(ok, tps, -np.inf)))
     bounds = np.atleast_1d(r.bound)
     return Replica(hw, plan, int(B[i]), False, bmax, S, G, float(tps[i]), float(ttft[i]), float(tpot[i]),
-                   str(bounds[i]), ttft_s, tpot_s)
+                   str(bounds[i]), ttft_s, tpot_s, eff.factors())
 
 
 def _val(x):
@@ -360,7 +363,7 @@ def fleet_dict(r: FleetResult) -> dict:
         out["growth_per_year"] = r.growth_per_year
         out["years"] = [{"year": y} | {k: (v[i] if isinstance(v, list) else v) for k, v in size_dict(r.years_size).items()}
                         for i, y in enumerate(r.years)]
-    out["factors"] = [f.to_dict() for f in r.factors.used()]
+    out["factors"] = [f.to_dict() for f in (*r.factors.used(), *rp.efficiencies)]
     out["notes"] = list(r.notes)
     return out
 
