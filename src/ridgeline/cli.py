@@ -444,6 +444,163 @@ def hardware(
         hardware_detail(a, _console())
 
 
+@app.command()
+def fleet(
+    model: Annotated[str, typer.Argument(help="Preset name, config.json path, checkpoint folder or hub id.")],
+    tokens_per_day: Annotated[Optional[str], typer.Option(help="Demand: prompt + generated tokens per day (1e12, 16T, 2.5B).")] = None,
+    requests_per_day: Annotated[Optional[str], typer.Option(help="Demand: requests per day, each of --prompt in and --gen out.")] = None,
+    power: Annotated[Optional[str], typer.Option(help="Inverse: what a site of this facility power serves (5GW, 500MW).")] = None,
+    gpu: Annotated[Optional[list[str]], typer.Option("--gpu", "-g", help="Accelerator (repeat to compare several).")] = None,
+    prompt: Annotated[str, typer.Option(help="Prompt (input) tokens per request.")] = "1024",
+    gen: Annotated[str, typer.Option(help="Generated (output) tokens per request.")] = "128",
+    tp: Annotated[Optional[int], typer.Option(help="Tensor-parallel degree per replica (default: the fewest devices that fit).")] = None,
+    pp: Annotated[int, typer.Option(help="Pipeline stages per replica (with --tp).")] = 1,
+    weights: Annotated[Optional[str], typer.Option(help="Weight format (default: the checkpoint's).")] = None,
+    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache format.")] = None,
+    ttft: Annotated[Optional[str], typer.Option(help="TTFT target (e.g. 500ms): pick the best batch meeting it.")] = None,
+    tpot: Annotated[Optional[str], typer.Option(help="Time-per-output-token target (e.g. 50ms).")] = None,
+    pue: Annotated[Optional[float], typer.Option(help="Facility PUE (default 1.56, Uptime Institute 2024 survey average).")] = None,
+    power_utilisation: Annotated[Optional[float], typer.Option(help="Fraction of provisioned power drawn (default 0.77, POLCA).")] = None,
+    host_overhead: Annotated[Optional[float], typer.Option(help="Server power / accelerator TDPs (default 1.82, DGX H100).")] = None,
+    device_power: Annotated[Optional[float], typer.Option(help="Accelerator power in W (replaces the data file's TDP).")] = None,
+    peak_to_average: Annotated[Optional[float], typer.Option(help="Peak demand / daily average (default 1: no peak allowance).")] = None,
+    price_per_gpu_hour: Annotated[Optional[float], typer.Option(help="USD per device-hour (default: a dated figure where one exists).")] = None,
+    capex: Annotated[Optional[float], typer.Option(help="Purchase cost per device in USD, amortised instead of an hourly price.")] = None,
+    amortisation_years: Annotated[Optional[float], typer.Option(help="Years over which --capex is spread (default 5).")] = None,
+    electricity_price: Annotated[Optional[float], typer.Option(help="USD per kWh of facility energy (with --capex).")] = None,
+    eff_memory: Annotated[Optional[float], typer.Option(help="Override eff.memory (fraction of peak bandwidth).")] = None,
+    eff_gemm: Annotated[Optional[float], typer.Option(help="Override eff.gemm (fraction of dense peak).")] = None,
+    growth: Annotated[Optional[str], typer.Option(help="Demand growth per year, e.g. 2x.")] = None,
+    years: Annotated[int, typer.Option(help="Years of growth to show (with --growth).")] = 5,
+    plot: Annotated[Optional[str], typer.Option(help="Write a PNG: devices and facility power per year (with --growth) or per GPU.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How many replicas, devices, watts and dollars a token demand needs; or what a site of P watts serves.
+
+    Throughput per device is `infer`'s, at the largest batch the KV room holds (offline) or at the best
+    batch meeting --ttft/--tpot. Every factor (PUE, utilisation, host overhead, peak-to-average, price)
+    is named with its source in the output.
+    """
+    from ridgeline.analyses import fleet as F  # noqa: PLC0415
+    from ridgeline.analyses import fleet_factors as FF  # noqa: PLC0415
+    from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
+    from ridgeline.model.load import load_model  # noqa: PLC0415
+    from ridgeline.units import parse_seconds, parse_tokens  # noqa: PLC0415
+    from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
+
+    given = [n for n, v in (("--tokens-per-day", tokens_per_day), ("--requests-per-day", requests_per_day),
+                            ("--power", power)) if v is not None]
+    if len(given) != 1:
+        raise InputError("fleet: give exactly one of --tokens-per-day, --requests-per-day or --power"
+                         + (f" (got {', '.join(given)})" if given else ""), field="--tokens-per-day")
+    if growth is not None and power is not None:
+        raise InputError("--growth: grows a demand; use it with --tokens-per-day or --requests-per-day, not --power")
+    if capex is not None and price_per_gpu_hour is not None:
+        raise InputError("--capex: give either --capex or --price-per-gpu-hour, not both")
+    spec = load_model(model)
+    S, G = parse_tokens(prompt, "--prompt"), parse_tokens(gen, "--gen")
+    if S < 1 or G < 1:
+        raise InputError("--prompt/--gen: each must be at least 1 token")
+    prec = Precision.build(spec, weights, kv_dtype)
+    slo_ttft = parse_seconds(ttft, "--ttft") if ttft is not None else None
+    slo_tpot = parse_seconds(tpot, "--tpot") if tpot is not None else None
+
+    def user(name: str, v: float | None, lo: float, hi: float, flag: str, unit: str):
+        if v is None:
+            return None
+        if not (lo < v <= hi):
+            raise InputError(f"{flag}: must be in ({lo:g}, {hi:g}], got {v}")
+        from ridgeline.factors import Factor  # noqa: PLC0415
+
+        return Factor(name, float(v), unit, f"user override ({flag})")
+
+    base = F.FleetFactors()
+    over = {k: v for k, v in {
+        "pue": user("facility.pue", pue, 0.99, 5, "--pue", FF.PUE.unit),
+        "utilisation": user("power.utilisation", power_utilisation, 0, 1, "--power-utilisation", FF.POWER_UTILISATION.unit),
+        "host_overhead": user("power.host_overhead", host_overhead, 0.99, 10, "--host-overhead", FF.HOST_OVERHEAD.unit),
+        "peak_to_average": user("demand.peak_to_average", peak_to_average, 0.99, 1000, "--peak-to-average",
+                                FF.PEAK_TO_AVERAGE.unit),
+        "amortisation_years": user("capex.amortisation_years", amortisation_years, 0, 50, "--amortisation-years", "years"),
+        "device_power": user("power.device_w", device_power, 0, 1e5, "--device-power", "W per accelerator"),
+        "capex_per_device": user("capex.per_device", capex, 0, 1e9, "--capex", "USD per device"),
+        "electricity_price": user("energy.price", electricity_price, 0, 100, "--electricity-price", "USD per kWh"),
+    }.items() if v is not None}
+    if "pue" in over and over["pue"].value < 1:
+        raise InputError(f"--pue: a PUE is facility power / IT power, at least 1; got {pue}")
+    from dataclasses import replace  # noqa: PLC0415
+
+    from ridgeline.timing import Efficiencies  # noqa: PLC0415
+
+    eff_over = {}
+    for name, v in (("memory", eff_memory), ("gemm", eff_gemm)):
+        if v is not None:
+            if not 0 < v <= 1:
+                raise InputError(f"--eff-{name}: must be in (0, 1], got {v}")
+            eff_over[name] = v
+    eff = Efficiencies().override(**eff_over) if eff_over else None
+    results = []
+    for name in (gpu or ["h100"]):
+        hw = get_accelerator(name)
+        plan = ParallelPlan(tp, pp) if tp is not None else (
+            F.default_plan(spec, hw, S, G, prec) if pp == 1 else ParallelPlan(1, pp))
+        plan.check(spec)
+        factors = replace(base, **over, price_per_gpu_hour=None if capex is not None else
+                          FF.price_factor(hw.id, price_per_gpu_hour))
+        rep = F.choose_replica(spec, hw, S, G, prec, plan, eff, ttft_s=slo_ttft, tpot_s=slo_tpot)
+        if power is not None:
+            results.append(F.size_for_power(spec, rep, factors, F.parse_amount(power, "--power", "W")))
+        else:
+            results.append(F.size_for_demand(
+                spec, rep, factors,
+                tokens_per_day=F.parse_amount(tokens_per_day, "--tokens-per-day") if tokens_per_day else None,
+                requests_per_day=F.parse_amount(requests_per_day, "--requests-per-day") if requests_per_day else None,
+                growth_per_year=F.parse_growth(growth) if growth is not None else None, years=years))
+    if plot:
+        from ridgeline.plots_fleet import fleet_plot  # noqa: PLC0415
+
+        fleet_plot(results, plot)
+    if as_json:
+        dicts = [F.fleet_dict(r) for r in results]
+        _emit(dicts[0] if len(dicts) == 1 else {"schema_version": 1, "fleets": dicts})
+        return
+    from ridgeline.render_fleet import fleet_tables  # noqa: PLC0415
+
+    fleet_tables(results, _console())
+    if plot:
+        _console().print(f"plot written to {plot}")
+
+
+@app.command()
+def trends(
+    kind: Annotated[str, typer.Option(help="Devices: gpu, tpu or all (GPUs, TPUs and other accelerators).")] = "all",
+    model: Annotated[str, typer.Option(help="Model whose batch-1 decode step is timed on each generation.")] = "llama-3.1-8b",
+    plot: Annotated[Optional[str], typer.Option(help="Write a PNG: compute, bandwidth, capacity and links over the years, normalised.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How the memory wall moved: growth per year of peak FLOP/s, memory bandwidth, capacity and links.
+
+    Each vendor line is its record-setting devices (a device joins its line when its dense bf16/fp16
+    peak beats every earlier one of the vendor). Growth is a log-linear least-squares fit over
+    launch years, one slope shared by the lines (each line its own level).
+    """
+    from ridgeline.analyses.trends import trends as run_trends, trends_dict  # noqa: PLC0415
+
+    r = run_trends(kind, model)
+    if plot:
+        from ridgeline.plots_fleet import trends_plot  # noqa: PLC0415
+
+        trends_plot(r, plot)
+    if as_json:
+        _emit(trends_dict(r))
+        return
+    from ridgeline.render_fleet import trends_tables  # noqa: PLC0415
+
+    trends_tables(r, _console())
+    if plot:
+        _console().print(f"plot written to {plot}")
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
 
