@@ -139,3 +139,17 @@ TINY = {
     "mllama": {"model_type": "mllama", "vision_config": MLLAMA_VISION,
                "text_config": _c("mllama_text_model", cross_attention_layers=[1, 3], pad_token_id=0)},
 }
+
+#: Wrappers without a vision_config: transformers builds the config class's default tower (parameter
+#: checks on the meta device only; the default towers are too large for the CPU forward tests).
+TINY_DEFAULT_VISION = {
+    "gemma3-default-vision": {"model_type": "gemma3", "text_config": _c("gemma3_text", head_dim=16, sliding_window=8)},
+    "mistral3-default-vision": {"model_type": "mistral3", "text_config": _c("mistral", head_dim=16)},
+    "llama4-default-vision": {"model_type": "llama4",
+                              "text_config": _c("llama4_text", head_dim=16, intermediate_size=32,
+                                                intermediate_size_mlp=96, num_local_experts=2,
+                                                num_experts_per_tok=1)},
+    "qwen2_5_vl-default-vision": _c("qwen2_5_vl", rope_scaling=MROPE),
+    "mllama-default-vision": {"model_type": "mllama",
+                              "text_config": _c("mllama_text_model", cross_attention_layers=[1], pad_token_id=0)},
+}

@@ -61,6 +61,10 @@ WRAPPERS = {
     "mllama": _Wrapper("mllama_text_model", "never", False),
 }
 WRAPPER_TYPES = {k: w.text_type for k, w in WRAPPERS.items()}
+#: What a wrapper's config class builds when ``vision_config`` is absent, where it differs from the
+#: vision config class's own defaults (Mistral3Config.sub_configs_defaults, transformers 5.24).
+_ABSENT_VISION_CONFIG = {"mistral3": {"hidden_size": 1024, "intermediate_size": 4096, "patch_size": 14,
+                                      "image_size": 1540, "num_hidden_layers": 24, "num_attention_heads": 16}}
 #: Language-model types reachable only through a wrapper.
 _TEXT_ONLY_TYPES = ("gemma3_text", "llama4_text", "qwen2_5_vl_text", "mllama_text_model")
 #: ``architectures`` classes whose config carries another ``model_type`` that transformers does not
@@ -249,7 +253,7 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
     vcfg = cfg.get("vision_config")
     notes = list(spec.notes)
     if vcfg is None:
-        vcfg = {}
+        vcfg = dict(_ABSENT_VISION_CONFIG.get(model_type, {}))
         notes.append("vision_config is absent: counted as transformers 5.24 builds it, with its default vision "
                      "tower, which need not be the published checkpoint's")
     if not isinstance(vcfg, dict):
