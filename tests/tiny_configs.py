@@ -136,6 +136,9 @@ TINY = {
     "falcon_h1-rmsnorm-bias": _c("falcon_h1", head_dim=16, mamba_n_heads=4, mamba_d_head=16, mamba_d_ssm=64,
                                  mamba_expand=1, mamba_d_state=8, mamba_rms_norm=True, mamba_proj_bias=True, projectors_bias=True,
                                  attention_bias=True, num_hidden_layers=2),
+    "ministral3": _c("ministral3", pad_token_id=0, sliding_window=8),
+    "mistral3-ministral3-text": {"model_type": "mistral3", "tie_word_embeddings": False, "vision_config": PIXTRAL,
+                                 "text_config": _c("ministral3", pad_token_id=0)},
     "mllama": {"model_type": "mllama", "vision_config": MLLAMA_VISION,
                "text_config": _c("mllama_text_model", cross_attention_layers=[1, 3], pad_token_id=0)},
 }

@@ -31,7 +31,7 @@ SUPPORTED_MODEL_TYPES: tuple[str, ...] = (
     # issue 10: more families, hybrids and multimodal wrappers
     "gemma3", "mistral3", "llama4", "qwen2_5_vl", "olmo2", "olmo3", "granite", "granitemoe", "cohere2",
     "glm4_moe", "smollm3", "exaone4", "phimoe", "ernie4_5", "deepseek_v32", "qwen3_next", "nemotron_h",
-    "jamba", "falcon_h1", "mllama",
+    "jamba", "falcon_h1", "mllama", "ministral3",
 )
 
 
@@ -84,10 +84,11 @@ _MAX = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_attention_heads": 1
 _KV_DEFAULT = {"mistral": 8, "mixtral": 8, "qwen2": 32, "qwen2_moe": 16, "qwen3": 32, "qwen3_moe": 4,
                "gemma": 16, "gemma2": 4, "gemma3_text": 4, "deepseek_v3": 128, "gpt_oss": 8,
                "llama4_text": 8, "qwen2_5_vl_text": 8, "phimoe": 8, "glm4_moe": 8, "smollm3": 4, "ernie4_5": 2,
-               "deepseek_v32": 128, "qwen3_next": 2, "mllama_text_model": 8, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
+               "deepseek_v32": 128, "qwen3_next": 2, "mllama_text_model": 8, "ministral3": 8, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
 # head_dim when the key is absent; a family not listed uses hidden_size // num_attention_heads.
 _HEAD_DIM_DEFAULT = {"qwen3": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "gpt_oss": 64,
-                     "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128}
+                     "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128,
+                     "ministral3": 128}
 _TIE_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True, "opt": True, "falcon": True,
                 "cohere2": True, "smollm3": True, "ernie4_5": True}
 # num_attention_heads when the key is absent (Gemma 3 4B's multimodal config leaves it to the default)
@@ -391,7 +392,7 @@ _MLP_BIAS_TYPES = ("llama", "granite", "smollm3")
 def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     """llama, mistral, mixtral, qwen2(_moe), qwen3(_moe), gemma(2,3), phi3, gpt_oss, and the llama-shaped
     families of issue 10 (llama4_text, qwen2_5_vl_text, olmo2/3, granite(moe), cohere2, smollm3, exaone4,
-    phimoe, ernie4_5, glm4_moe, qwen3_next)."""
+    phimoe, ernie4_5, glm4_moe, qwen3_next, ministral3, mllama_text_model)."""
     V = r.int("vocab_size", _VOCAB_DEFAULT.get(mt, _ABSENT))
     H = r.int("hidden_size")
     L = r.int("num_hidden_layers")
