@@ -11,10 +11,20 @@ import torch
 import transformers
 
 from ridgeline.model.hf import SUPPORTED_MODEL_TYPES, spec_from_config
-from ridgeline.model.kv import REFERENCE_RECURRENT_STATE_BYTES, KVLayout, kv_cache_elements, state_bytes_per_sequence
+from ridgeline.model.kv import (
+    REFERENCE_RECURRENT_STATE_BYTES,
+    KVLayout,
+    kv_cache_elements,
+    state_bytes_per_sequence,
+)
 from ridgeline.model.load import preset_config, presets
 from ridgeline.model.params import count_params
-from ridgeline.validate.reference import kv_bytes, meta_cache, meta_param_count, state_bytes
+from ridgeline.validate.reference import (
+    kv_bytes,
+    meta_cache,
+    meta_param_count,
+    state_bytes,
+)
 
 EXPLAIN = {
     "llama-2": "published safetensors total includes rotary inv_freq buffers (64 per layer)",

@@ -44,7 +44,7 @@ def test_kv_monotonic_in_batch_and_context(i, b, t, db, dt, conv, mla):
 
 # ---------------------------------------------------------------- hybrid layers (issue 10)
 
-from ridgeline.model.kv import (  # noqa: E402
+from ridgeline.model.kv import (
     REFERENCE_RECURRENT_STATE_BYTES,
     cross_attention_kv_elements_per_sequence,
     kv_elements_per_token,

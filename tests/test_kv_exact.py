@@ -26,9 +26,14 @@ REF = KVLayout(convention="transformers")
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_tiny_model_real_forward_cache_bytes(name):
     import torch
-    import transformers
 
-    from ridgeline.validate.reference import forward_model, hf_config, kv_bytes, model_class, state_bytes
+    from ridgeline.validate.reference import (
+        forward_model,
+        hf_config,
+        kv_bytes,
+        model_class,
+        state_bytes,
+    )
 
     cfg = TINY[name]
     spec = spec_from_config(cfg, name)
@@ -95,7 +100,6 @@ def test_mllama_cross_attention_caches_image_tokens_not_text():
     # One 4-tile image per sequence: each cross-attention layer caches 4 x (16 patches + 1) = 68 image
     # tokens of keys and values, while self-attention layers cache the text; prefill and decode.
     import torch
-    import transformers
 
     from ridgeline.validate.reference import hf_config, kv_bytes, model_class
 

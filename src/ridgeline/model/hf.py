@@ -222,7 +222,7 @@ def _quant_method(q: dict[str, Any]) -> str | None:
 
 def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: str) -> ModelSpec:
     """A multimodal wrapper: its language model plus the vision tower and projector, all counted."""
-    from ridgeline.model.vision import vision_spec  # noqa: PLC0415
+    from ridgeline.model.vision import vision_spec
 
     w = WRAPPERS[model_type]
     text = cfg.get("text_config")
@@ -476,7 +476,6 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
                          "and not counted")
 
     types, window = _layer_types(r, mt, L)
-    cross = None
     embedding_rows = None
     if mt == "mllama_text_model":
         xl = set(r.int_list("cross_attention_layers"))

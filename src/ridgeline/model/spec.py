@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 LAYER_TYPES = ("full", "sliding", "chunked", "linear_attention", "mamba", "hybrid", "cross_attention", "none")
 #: Layer types whose self-attention caches keys and values of every (or every recent) text token.
 SELF_ATTENTION_TYPES = ("full", "sliding", "chunked", "hybrid")
