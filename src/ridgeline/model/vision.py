@@ -100,7 +100,10 @@ def _llama4(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     # pixel-shuffle adapter MLP (no biases): fc1 Iv -> projector_input_dim, fc2 out -> out
     terms["vision.encoder.adapter"] = I * pin + pout * pout
     terms["vision.projector"] = vout * Ht  # linear_1, no bias
-    return VisionSpec("llama4_vision_model", H, L, P, tuple(terms.items()), patches - 1, intermediate_size=I,
+    ratio = vc.get("pixel_shuffle_ratio", 0.5)
+    # pixel shuffle merges (1/ratio)^2 patches into one token: 576 patches -> 144 tokens per 336 px tile
+    tokens = round((patches - 1) * ratio * ratio) if isinstance(ratio, (int, float)) and 0 < ratio <= 1 else None
+    return VisionSpec("llama4_vision_model", H, L, P, tuple(terms.items()), tokens, intermediate_size=I,
                       image_size=S)
 
 
