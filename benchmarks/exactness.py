@@ -11,10 +11,20 @@ import torch
 import transformers
 
 from ridgeline.model.hf import SUPPORTED_MODEL_TYPES, spec_from_config
-from ridgeline.model.kv import REFERENCE_RECURRENT_STATE_BYTES, KVLayout, kv_cache_elements, state_bytes_per_sequence
+from ridgeline.model.kv import (
+    REFERENCE_RECURRENT_STATE_BYTES,
+    KVLayout,
+    kv_cache_elements,
+    state_bytes_per_sequence,
+)
 from ridgeline.model.load import preset_config, presets
 from ridgeline.model.params import count_params
-from ridgeline.validate.reference import kv_bytes, meta_cache, meta_param_count, state_bytes
+from ridgeline.validate.reference import (
+    kv_bytes,
+    meta_cache,
+    meta_param_count,
+    state_bytes,
+)
 
 EXPLAIN = {
     "llama-2": "published safetensors total includes rotary inv_freq buffers (64 per layer)",
@@ -39,13 +49,13 @@ NOTES = """
 | deepseek_v32 | `DeepseekV32ForCausalLM` | MLA plus the DSA lightning indexer (its own projections and a cached key per token) |
 | glm4_moe | `Glm4MoeForCausalLM` | GQA with q/k/v biases, optional per-head q/k norms, dense-first MoE with a shared expert |
 | olmo2, olmo3 | `Olmo2/3ForCausalLM` | q/k norms over all heads (N*D and K*D weights), post-norms; OLMo 3 slides 3 of 4 layers |
-| granite, smollm3, ernie4_5, exaone4, cohere2 | `*ForCausalLM` | Granite/SmolLM3 biases; ERNIE 4.5 `use_bias`; EXAONE 4 per-head q/k norms and 3:1 windows; Cohere 2 one LayerNorm per layer (no bias), 3:1 windows, tied head |
+| granite, smollm3, ernie4_5, exaone4, cohere2, ministral3 | `*ForCausalLM` | Granite/SmolLM3 biases; ERNIE 4.5 `use_bias`; EXAONE 4 per-head q/k norms and 3:1 windows; Cohere 2 one LayerNorm per layer (no bias), 3:1 windows, tied head |
 | qwen3_next | `Qwen3NextForCausalLM` | gated delta-net layers (3 of 4) with a fixed state, gated attention (q_proj twice as wide), MoE with a gated shared expert |
 | nemotron_h | `NemotronHForCausalLM` | one block per layer: Mamba 2, attention, ReLU^2 MLP or MoE (`hybrid_override_pattern`) |
 | jamba | `JambaForCausalLM` | Mamba 1 layers with attention every `attn_layer_period`, MoE every `expert_layer_period` |
 | falcon_h1 | `FalconH1ForCausalLM` | attention and Mamba 2 side by side in every layer |
 | gemma3 | `Gemma3ForConditionalGeneration` | SigLIP tower (+ optional pooling head) and the Gemma 3 projector |
-| mistral3 | `Mistral3ForConditionalGeneration` | Pixtral tower, patch merger and a two-layer projector |
+| mistral3 | `Mistral3ForConditionalGeneration` | Pixtral tower, patch merger and a two-layer projector; a mistral or ministral3 language model |
 | llama4 | `Llama4ForConditionalGeneration` | chunked-local attention (3 of 4 layers), interleaved MoE with a shared expert; its vision tower, pixel-shuffle adapter and projector |
 | qwen2_5_vl | `Qwen2_5_VLForConditionalGeneration` | the windowed ViT (fused qkv, gated MLP with biases) and its patch merger as the projector |
 | mllama | `MllamaForConditionalGeneration` | cross-attention layers (image tokens' K/V), the tiled local+global ViT, 8 extra embedding rows |
@@ -53,7 +63,7 @@ NOTES = """
 A config whose `model_type` transformers does not know but whose `architectures` names a class it
 does (Kimi K2: `kimi_k2` -> `DeepseekV3ForCausalLM`) is read as that class's type, as the reference
 builds it. Any other type is refused with one line that lists the supported ones (e.g. qwen3_vl,
-qwen3_5, gemma3n, gemma4, ministral3 (Devstral Small 2, Ministral 3), minimax, deepseek_v4,
+qwen3_5, gemma3n, gemma4, minimax, deepseek_v4,
 glm_moe_dsa), and so is Nemotron's latent MoE (`moe_latent_size`, Nemotron 3 Super).
 
 ## Where transformers' reading differs from the published checkpoint
@@ -80,7 +90,9 @@ glm_moe_dsa), and so is Nemotron's latent MoE (`moe_latent_size`, Nemotron 3 Sup
   `ridgeline.model.kv.state_elements_per_sequence` (conv windows: channels x kernel width; recurrent
   state: Mamba 1 d_inner x S, Mamba 2 heads x head_dim x S, delta-net value heads x key dim x value dim).
   transformers 5.24 keeps conv windows in the model dtype with the full kernel width and the recurrent
-  state in fp32 whatever the model dtype (`REFERENCE_RECURRENT_STATE_BYTES`).
+  state in fp32 whatever the model dtype (`REFERENCE_RECURRENT_STATE_BYTES`); the `engine` convention
+  (default) keeps kernel - 1 window columns, as vLLM's `MambaStateShapeCalculator` does, and the
+  recurrent state in the dtype the caller passes (vLLM: the model dtype unless `mamba_ssm_cache_dtype`).
 - Cross-attention layers (Mllama) cache the image tokens' keys and values (max_num_tiles x (patches + 1)
   per image), not the text's: `cross_attention_kv_elements_per_sequence`; a text-only prompt caches none.
 - The reference forward of `Llama4ForConditionalGeneration` fails in 5.24 for a text-only prompt
@@ -98,7 +110,8 @@ def main() -> None:
         ref = meta_param_count(cfg)
         cache = meta_cache(cfg, B, T, "bfloat16")
         kv_mine = kv_cache_elements(spec, B, T, KVLayout("transformers")) * 2
-        st_mine = B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
+        st_mine = B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES,
+                                               layout=KVLayout("transformers"))
         pub = (p.published_params or {}).get("total")
         note = next((v for k, v in EXPLAIN.items() if p.name.lower().startswith(k)), "")
         rows.append((p.name, spec.wrapper_model_type or spec.model_type, pc.total, ref, pc.active, pc.vision,

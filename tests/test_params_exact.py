@@ -2,7 +2,7 @@
 device, sum(p.numel())), for every preset and every supported model_type."""
 
 import pytest
-from tiny_configs import TINY
+from tiny_configs import TINY, TINY_DEFAULT_VISION
 
 from ridgeline.model.hf import SUPPORTED_MODEL_TYPES, spec_from_config
 from ridgeline.model.load import preset_config, presets
@@ -25,6 +25,16 @@ def test_tiny_config_count_equals_meta_device_count(name):
 
     cfg = TINY[name]
     assert count_params(spec_from_config(cfg, name)).total == meta_param_count(cfg)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_DEFAULT_VISION))
+def test_wrapper_without_vision_config_counts_the_default_tower(name):
+    from ridgeline.validate.reference import meta_param_count
+
+    cfg = TINY_DEFAULT_VISION[name]
+    spec = spec_from_config(cfg, name)
+    assert spec.vision is not None and any("vision_config is absent" in n for n in spec.notes)
+    assert count_params(spec).total == meta_param_count(cfg)
 
 
 def test_every_supported_model_type_is_exercised():

@@ -136,6 +136,23 @@ TINY = {
     "falcon_h1-rmsnorm-bias": _c("falcon_h1", head_dim=16, mamba_n_heads=4, mamba_d_head=16, mamba_d_ssm=64,
                                  mamba_expand=1, mamba_d_state=8, mamba_rms_norm=True, mamba_proj_bias=True, projectors_bias=True,
                                  attention_bias=True, num_hidden_layers=2),
+    "ministral3": _c("ministral3", pad_token_id=0, sliding_window=8),
+    "mistral3-ministral3-text": {"model_type": "mistral3", "tie_word_embeddings": False, "vision_config": PIXTRAL,
+                                 "text_config": _c("ministral3", pad_token_id=0)},
     "mllama": {"model_type": "mllama", "vision_config": MLLAMA_VISION,
                "text_config": _c("mllama_text_model", cross_attention_layers=[1, 3], pad_token_id=0)},
+}
+
+#: Wrappers without a vision_config: transformers builds the config class's default tower (parameter
+#: checks on the meta device only; the default towers are too large for the CPU forward tests).
+TINY_DEFAULT_VISION = {
+    "gemma3-default-vision": {"model_type": "gemma3", "text_config": _c("gemma3_text", head_dim=16, sliding_window=8)},
+    "mistral3-default-vision": {"model_type": "mistral3", "text_config": _c("mistral", head_dim=16)},
+    "llama4-default-vision": {"model_type": "llama4",
+                              "text_config": _c("llama4_text", head_dim=16, intermediate_size=32,
+                                                intermediate_size_mlp=96, num_local_experts=2,
+                                                num_experts_per_tok=1)},
+    "qwen2_5_vl-default-vision": _c("qwen2_5_vl", rope_scaling=MROPE),
+    "mllama-default-vision": {"model_type": "mllama",
+                              "text_config": _c("mllama_text_model", cross_attention_layers=[1], pad_token_id=0)},
 }

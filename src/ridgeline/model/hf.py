@@ -33,7 +33,7 @@ SUPPORTED_MODEL_TYPES: tuple[str, ...] = (
     # issue 10: more families, hybrids and multimodal wrappers
     "gemma3", "mistral3", "llama4", "qwen2_5_vl", "olmo2", "olmo3", "granite", "granitemoe", "cohere2",
     "glm4_moe", "smollm3", "exaone4", "phimoe", "ernie4_5", "deepseek_v32", "qwen3_next", "nemotron_h",
-    "jamba", "falcon_h1", "mllama",
+    "jamba", "falcon_h1", "mllama", "ministral3",
 )
 
 
@@ -63,6 +63,10 @@ WRAPPERS = {
     "mllama": _Wrapper("mllama_text_model", "never", False),
 }
 WRAPPER_TYPES = {k: w.text_type for k, w in WRAPPERS.items()}
+#: What a wrapper's config class builds when ``vision_config`` is absent, where it differs from the
+#: vision config class's own defaults (Mistral3Config.sub_configs_defaults, transformers 5.24).
+_ABSENT_VISION_CONFIG = {"mistral3": {"hidden_size": 1024, "intermediate_size": 4096, "patch_size": 14,
+                                      "image_size": 1540, "num_hidden_layers": 24, "num_attention_heads": 16}}
 #: Language-model types reachable only through a wrapper.
 _TEXT_ONLY_TYPES = ("gemma3_text", "llama4_text", "qwen2_5_vl_text", "mllama_text_model")
 #: ``architectures`` classes whose config carries another ``model_type`` that transformers does not
@@ -82,10 +86,11 @@ _MAX = {"num_hidden_layers": 10_000, "n_layer": 10_000, "num_attention_heads": 1
 _KV_DEFAULT = {"mistral": 8, "mixtral": 8, "qwen2": 32, "qwen2_moe": 16, "qwen3": 32, "qwen3_moe": 4,
                "gemma": 16, "gemma2": 4, "gemma3_text": 4, "deepseek_v3": 128, "gpt_oss": 8,
                "llama4_text": 8, "qwen2_5_vl_text": 8, "phimoe": 8, "glm4_moe": 8, "smollm3": 4, "ernie4_5": 2,
-               "deepseek_v32": 128, "qwen3_next": 2, "mllama_text_model": 8, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
+               "deepseek_v32": 128, "qwen3_next": 2, "mllama_text_model": 8, "ministral3": 8, "nemotron_h": 8, "jamba": 8, "falcon_h1": 8}
 # head_dim when the key is absent; a family not listed uses hidden_size // num_attention_heads.
 _HEAD_DIM_DEFAULT = {"qwen3": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "gpt_oss": 64,
-                     "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128}
+                     "llama4_text": 128, "ernie4_5": 128, "qwen3_next": 256, "nemotron_h": 128,
+                     "ministral3": 128}
 _TIE_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True, "opt": True, "falcon": True,
                 "cohere2": True, "smollm3": True, "ernie4_5": True}
 # num_attention_heads when the key is absent (Gemma 3 4B's multimodal config leaves it to the default)
@@ -178,7 +183,7 @@ def spec_from_config(cfg: Any, name: str = "", source: str = "") -> ModelSpec:
 
 def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: str) -> ModelSpec:
     """A multimodal wrapper: its language model plus the vision tower and projector, all counted."""
-    from ridgeline.model.vision import vision_spec  # noqa: PLC0415
+    from ridgeline.model.vision import vision_spec
 
     w = WRAPPERS[model_type]
     text = cfg.get("text_config")
@@ -211,7 +216,7 @@ def _build_wrapper(cfg: dict, model_type: str, name: str, source: str, where: st
     vcfg = cfg.get("vision_config")
     notes = list(spec.notes)
     if vcfg is None:
-        vcfg = {}
+        vcfg = dict(_ABSENT_VISION_CONFIG.get(model_type, {}))
         notes.append("vision_config is absent: counted as transformers 5.24 builds it, with its default vision "
                      "tower, which need not be the published checkpoint's")
     if not isinstance(vcfg, dict):
@@ -355,7 +360,7 @@ _MLP_BIAS_TYPES = ("llama", "granite", "smollm3")
 def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
     """llama, mistral, mixtral, qwen2(_moe), qwen3(_moe), gemma(2,3), phi3, gpt_oss, and the llama-shaped
     families of issue 10 (llama4_text, qwen2_5_vl_text, olmo2/3, granite(moe), cohere2, smollm3, exaone4,
-    phimoe, ernie4_5, glm4_moe, qwen3_next)."""
+    phimoe, ernie4_5, glm4_moe, qwen3_next, ministral3, mllama_text_model)."""
     V = r.int("vocab_size", _VOCAB_DEFAULT.get(mt, _ABSENT))
     H = r.int("hidden_size")
     L = r.int("num_hidden_layers")
@@ -439,7 +444,6 @@ def _build_llama_like(r: _Reader, mt: str, name: str, source: str) -> ModelSpec:
                          "and not counted")
 
     types, window = _layer_types(r, mt, L)
-    cross = None
     embedding_rows = None
     if mt == "mllama_text_model":
         xl = set(r.int_list("cross_attention_layers"))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 LAYER_TYPES = ("full", "sliding", "chunked", "linear_attention", "mamba", "hybrid", "cross_attention", "none")
 #: Layer types whose self-attention caches keys and values of every (or every recent) text token.
 SELF_ATTENTION_TYPES = ("full", "sliding", "chunked", "hybrid")
@@ -150,7 +149,13 @@ class VisionSpec:
     """Pixels per patch side."""
     terms: tuple[tuple[str, int], ...]
     tokens_per_image: int | None = None
-    """Tokens one image adds to the language model's sequence, when fixed by the config."""
+    """Tokens one image adds to the language model's sequence, when fixed by the config (for Mllama:
+    the image tokens each cross-attention layer attends to)."""
+    intermediate_size: int = 0
+    """Iv: width of the vision MLP (for FLOPs of the encoder)."""
+    image_size: int = 0
+    """Pixels per side of the (tile) image the encoder is built for; 0 when the encoder takes any size
+    (Pixtral, Qwen2.5-VL)."""
 
     @property
     def encoder_params(self) -> int:

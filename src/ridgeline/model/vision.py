@@ -69,7 +69,7 @@ def _siglip(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     terms["vision.projector"] = H * Ht + H
     tokens = cfg.get("mm_tokens_per_image", 256)
     return VisionSpec("siglip_vision_model", H, L, P, tuple(terms.items()),
-                      tokens if isinstance(tokens, int) else None)
+                      tokens if isinstance(tokens, int) else None, intermediate_size=I, image_size=S)
 
 
 def _pixtral(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
@@ -83,7 +83,7 @@ def _pixtral(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     b = 1 if _bool(cfg, "multimodal_projector_bias", False, where) else 0
     # RMSNorm (Hv), patch merger (m*m*Hv -> Hv), linear_1 (Hv -> Ht), linear_2 (Ht -> Ht)
     terms["vision.projector"] = H + m * m * H * H + H * Ht + Ht * Ht + 2 * Ht * b
-    return VisionSpec("pixtral", H, L, P, tuple(terms.items()))
+    return VisionSpec("pixtral", H, L, P, tuple(terms.items()), intermediate_size=I)
 
 
 def _llama4(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
@@ -100,7 +100,11 @@ def _llama4(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     # pixel-shuffle adapter MLP (no biases): fc1 Iv -> projector_input_dim, fc2 out -> out
     terms["vision.encoder.adapter"] = I * pin + pout * pout
     terms["vision.projector"] = vout * Ht  # linear_1, no bias
-    return VisionSpec("llama4_vision_model", H, L, P, tuple(terms.items()), patches - 1)
+    ratio = vc.get("pixel_shuffle_ratio", 0.5)
+    # pixel shuffle merges (1/ratio)^2 patches into one token: 576 patches -> 144 tokens per 336 px tile
+    tokens = round((patches - 1) * ratio * ratio) if isinstance(ratio, (int, float)) and 0 < ratio <= 1 else None
+    return VisionSpec("llama4_vision_model", H, L, P, tuple(terms.items()), tokens, intermediate_size=I,
+                      image_size=S)
 
 
 def _qwen2_5_vl(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
@@ -117,7 +121,7 @@ def _qwen2_5_vl(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     Hm = H * m * m
     # merger: RMSNorm (Hv), Linear(Hm -> Hm), GELU, Linear(Hm -> out), with biases
     terms["vision.projector"] = H + Hm * Hm + Hm + Hm * out + out
-    return VisionSpec("qwen2_5_vl", H, L, P, tuple(terms.items()))
+    return VisionSpec("qwen2_5_vl", H, L, P, tuple(terms.items()), intermediate_size=I)
 
 
 def _mllama(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
@@ -145,7 +149,8 @@ def _mllama(cfg: dict, vc: dict, Ht: int, where: str) -> VisionSpec:
     _add(terms, layer, L + G)
     terms["vision.encoder.global_gates"] = 2 * G
     terms["vision.projector"] = vout * Ht + Ht
-    return VisionSpec("mllama_vision_model", H, L + G, P, tuple(terms.items()), T * patches)
+    return VisionSpec("mllama_vision_model", H, L + G, P, tuple(terms.items()), T * patches, intermediate_size=I,
+                      image_size=S)
 
 
 _FAMILIES = {"mllama": _mllama, "gemma3": _siglip, "mistral3": _pixtral, "llama4": _llama4, "qwen2_5_vl": _qwen2_5_vl}
