@@ -353,9 +353,9 @@ def train(
     """Memory per device and time per step of training or fine-tuning MODEL on GPUS devices."""
     from ridgeline.analyses.train import explain as explain_rows, min_gpus, train as run_train, train_dict  # noqa: PLC0415
     from ridgeline.analyses.train_setup import TrainSetup  # noqa: PLC0415
+    from ridgeline.analyses.train_time import train_efficiencies  # noqa: PLC0415
     from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
     from ridgeline.model.load import load_model  # noqa: PLC0415
-    from ridgeline.timing import Efficiencies  # noqa: PLC0415
     from ridgeline.units import parse_tokens  # noqa: PLC0415
 
     spec = load_model(model)
@@ -366,7 +366,7 @@ def train(
         n_tokens = _parse_count(tokens, "--tokens")
     find_min = gpus.strip().lower() == "min"
     G = tp * pp * cp if find_min else parse_tokens(gpus, "--gpus")
-    eff = Efficiencies()
+    eff = train_efficiencies()
     if eff_gemm is not None:
         if not 0 < eff_gemm <= 1:
             raise InputError(f"--eff-gemm: must be in (0, 1], got {eff_gemm}")

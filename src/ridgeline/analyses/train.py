@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from ridgeline.analyses.train_memory import MemoryLedger, activation_terms, ledger, state_bytes_per_param
 from ridgeline.analyses.train_setup import TrainSetup
-from ridgeline.analyses.train_time import POWER_TDP, TimeLedger, time_ledger
+from ridgeline.analyses.train_time import POWER_TDP, TimeLedger, time_ledger, train_efficiencies
 from ridgeline.errors import InputError, PlanError
 from ridgeline.hardware.spec import Accelerator
 from ridgeline.model.spec import ModelSpec
@@ -62,7 +62,7 @@ def _check(spec: ModelSpec, setup: TrainSetup) -> None:
 def train(spec: ModelSpec, hw: Accelerator, setup: TrainSetup, eff: Efficiencies | None = None,
           suggest: bool = True) -> TrainResult:
     _check(spec, setup)
-    eff = eff or Efficiencies()
+    eff = eff or train_efficiencies()
     mem = ledger(spec, hw, setup)
     tl = time_ledger(spec, hw, setup, eff)
     step = tl.step_time_s
