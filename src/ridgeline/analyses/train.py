@@ -101,9 +101,7 @@ def _candidates(spec: ModelSpec, setup: TrainSetup):
     b = setup.micro_batch
     while b > 1:
         b //= 2
-        gb = setup.global_batch
         out.append((f"--micro-batch {b}", {"micro_batch": b}))
-        del gb
     for t in (2, 4, 8, 16):
         tp = setup.tp * t
         if tp <= 64 and setup.gpus % (tp * setup.pp * setup.cp) == 0:

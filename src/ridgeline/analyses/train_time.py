@@ -253,10 +253,11 @@ def time_ledger(spec: ModelSpec, hw: Accelerator, setup: TrainSetup, eff: Effici
     full = op_table(spec, train_precision(spec, setup), ParallelPlan())
     ff = features(full, TrainSetup(gpus=1, seq=setup.seq, micro_batch=1))
     ffl, _ = full.evaluate(ff)
-    bwd_full = np.array([BWD_GEMM.value if op.kind != "attention" else BWD_GEMM.value for op in full.ops])
+    # MFU convention (Korthikanti et al. 2022 appendix; PaLM appendix B): backward = 2 x forward for every
+    # row; under LoRA the frozen GEMMs skip their weight gradient (1 x)
+    bwd_full = np.full(len(full.ops), BWD_GEMM.value)
     if setup.lora:
         bwd_full = np.where([op.kind in ("gemm", "expert_gemm") for op in full.ops], 1.0, bwd_full)
-    fwd_seq = float(ffl.sum())
     model = float((ffl * (1 + bwd_full)).sum()) * setup.batch
     rec_full = np.array([bool(op.layer_kind) and (setup.recompute == "full" or
                                                   (setup.recompute == "selective" and op.kind == "attention"))
@@ -264,7 +265,6 @@ def time_ledger(spec: ModelSpec, hw: Accelerator, setup: TrainSetup, eff: Effici
     hardware = model + float(ffl[rec_full].sum()) * setup.batch
     compute = next((op.compute for op in ops if op.kind == "gemm"), "bf16")
     peak = peak_for(hw, compute)[0]
-    del fwd_seq
     return TimeLedger(step, terms, micro_s, bubble, model, hardware, peak, compute, wire,
                       (BWD_GEMM, BWD_ATTENTION, BWD_VECTOR, OVERLAP_DP, OVERLAP_ZERO3, OVERLAP_CP, OVERLAP_TP,
                        POWER_TDP) + eff.factors())
