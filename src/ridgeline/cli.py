@@ -366,7 +366,7 @@ def train(
         n_tokens = _parse_count(tokens, "--tokens")
     find_min = gpus.strip().lower() == "min"
     G = tp * pp * cp if find_min else parse_tokens(gpus, "--gpus")
-    eff = train_efficiencies()
+    eff = train_efficiencies(hw)
     if eff_gemm is not None:
         if not 0 < eff_gemm <= 1:
             raise InputError(f"--eff-gemm: must be in (0, 1], got {eff_gemm}")

@@ -62,7 +62,7 @@ def _check(spec: ModelSpec, setup: TrainSetup) -> None:
 def train(spec: ModelSpec, hw: Accelerator, setup: TrainSetup, eff: Efficiencies | None = None,
           suggest: bool = True) -> TrainResult:
     _check(spec, setup)
-    eff = eff or train_efficiencies()
+    eff = eff or train_efficiencies(hw)
     mem = ledger(spec, hw, setup)
     tl = time_ledger(spec, hw, setup, eff)
     step = tl.step_time_s
