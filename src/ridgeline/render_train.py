@@ -64,6 +64,13 @@ def _factor_dicts(r):
 
 
 def min_gpus_line(n: int, r, console: Console) -> None:
+    m = r.memory
+    state = m.weights_bytes + m.grads_bytes + m.optimizer_bytes
+    total_state = state * m.shard_group if r.setup.zero_stage >= 3 else state
     console.print(f"fewest devices that hold the training state: {n} x {r.hardware.name} "
-                  f"({r.setup.label()}); {fmt_gib(r.memory.total_bytes, 1)} of {fmt_gib(r.usable_bytes, 1)} per device",
+                  f"({r.setup.label()}); {fmt_gib(m.total_bytes, 1)} of {fmt_gib(r.usable_bytes, 1)} per device",
                   style="bold")
+    console.print(f"why: the sharded model state alone is {fmt_gib(total_state, 0)} in all "
+                  f"({total_state / max(1.0, m.params_per_device):.1f} B per parameter on each pipeline stage) = "
+                  f"{total_state / r.usable_bytes:.1f} devices' usable memory; every device also holds its own "
+                  f"activations ({fmt_gib(m.activations_bytes, 1)}), buffers and runtime ({fmt_gib(m.buffers_bytes, 1)})")

@@ -89,8 +89,9 @@ def train(spec: ModelSpec, hw: Accelerator, setup: TrainSetup, eff: Efficiencies
                        tok_s, ttt, gh, en, sug, tuple(notes))
 
 
-def _candidates(spec: ModelSpec, setup: TrainSetup):
-    """Single changes, each a valid setup: recompute, a ZeRO stage, a smaller micro-batch, more tp or pp."""
+def _candidates(spec: ModelSpec, setup: TrainSetup, node: int = 8):
+    """Single changes, each a valid setup: recompute, a ZeRO stage, a smaller micro-batch, more tp (up to the
+    ``node`` devices of one scale-up domain) or pp."""
     out = []
     if setup.recompute == "none":
         out += [("--recompute selective", {"recompute": "selective"}), ("--recompute full", {"recompute": "full"})]
@@ -104,7 +105,7 @@ def _candidates(spec: ModelSpec, setup: TrainSetup):
         out.append((f"--micro-batch {b}", {"micro_batch": b}))
     for t in (2, 4, 8, 16):
         tp = setup.tp * t
-        if tp <= 64 and setup.gpus % (tp * setup.pp * setup.cp) == 0:
+        if tp <= node and setup.gpus % (tp * setup.pp * setup.cp) == 0:  # tp stays inside the scale-up domain
             out.append((f"--tp {tp}", {"tp": tp}))
     for k in (2, 4, 8):
         pp = setup.pp * k
@@ -128,10 +129,12 @@ def cheapest_fix(spec: ModelSpec, hw: Accelerator, setup: TrainSetup, eff: Effic
     """The single change (or, failing that, a pair) that fits with the shortest step time, re-running the ledger."""
     usable = hw.usable_bytes
     best = None
-    first = _candidates(spec, setup)
+    ic = hw.interconnect
+    node = ic.scale_up_domain_devices or ic.devices_per_node or 8
+    first = _candidates(spec, setup, node)
     tried = [(label, ch) for label, ch in first]
     for label, ch in first:
-        for label2, ch2 in _candidates(spec, replace(setup, **ch)) if _try(spec, hw, setup, ch) else []:
+        for label2, ch2 in _candidates(spec, replace(setup, **ch), node) if _try(spec, hw, setup, ch) else []:
             tried.append((f"{label} {label2}", {**ch, **ch2}))
     for pass_ in (1, 2):
         for label, ch in tried:
