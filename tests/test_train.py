@@ -323,3 +323,49 @@ def test_ledger_matches_the_bytes_torch_holds_after_adamw_steps():
     # copies, RMSNorm's fp32 variance): the ledger's activations must be within 35% of the saved bytes
     print("activations predicted", predicted, "saved", acts)
     assert predicted == pytest.approx(acts, rel=0.35), (predicted, acts)
+
+
+def test_a_group_across_nodes_shares_the_nodes_nics():
+    # hierarchical collectives: a data-parallel group with 8 ranks per node moves its inter-node share over
+    # 8 NICs (capped by NVLink); with tp 8 there is one rank per node and one NIC
+    from ridgeline.analyses.train_time import _link
+    from ridgeline.timing import Efficiencies
+
+    eff = Efficiencies()
+    ic = H100.interconnect
+    wide = _link(H100, 64, eff, 64)
+    narrow = _link(H100, 512, eff, 64)
+    inside = _link(H100, 8, eff, 8)
+    assert wide.bw_bytes_per_s == min(8 * ic.scale_out_bw_bytes_per_s_per_direction, ic.scale_up_bw_bytes_per_s_per_direction)
+    assert narrow.bw_bytes_per_s == ic.scale_out_bw_bytes_per_s_per_direction
+    assert inside.bw_bytes_per_s == ic.scale_up_bw_bytes_per_s_per_direction
+
+
+def test_suggestions_keep_tp_inside_a_node():
+    spec = load_model("llama-3.1-70b")
+    r = train(spec, H100, TrainSetup(gpus=64, fsdp="hybrid", recompute="full"))
+    assert not r.fits and r.suggestion is not None
+    assert "--tp 16" not in r.suggestion["change"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4]), b=st.integers(1, 4),
+       seq=st.sampled_from([512, 2048, 8192]), rc=st.sampled_from(["none", "selective", "full"]))
+def test_invariants_over_random_layouts(tp, pp, b, seq, rc):
+    spec = load_model("llama-3.1-8b")
+    gpus = 64
+    leds = [ledger(spec, H100, TrainSetup(gpus=gpus, tp=tp, pp=pp, micro_batch=b, seq=seq, recompute=rc, zero=z))
+            for z in range(4)]
+    assert all(a.total_bytes >= c.total_bytes for a, c in zip(leds, leds[1:]))  # ZeRO never adds memory
+    for led in leds:
+        assert sum(led.terms.values()) == pytest.approx(led.total_bytes)  # parts sum to the total
+    if tp < 8:
+        more = ledger(spec, H100, TrainSetup(gpus=gpus, tp=2 * tp, pp=pp, micro_batch=b, seq=seq, recompute=rc))
+        assert more.weights_bytes <= leds[0].weights_bytes
+    tl = time_ledger(spec, H100, TrainSetup(gpus=gpus, tp=tp, pp=pp, micro_batch=b, seq=seq, recompute=rc))
+    assert sum(tl.terms.values()) == pytest.approx(tl.step_time_s)
+    assert tl.hardware_flops_per_step >= tl.model_flops_per_step > 0
