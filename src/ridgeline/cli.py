@@ -345,6 +345,100 @@ def roofline(
 
 
 @app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="Preset name, config.json path, checkpoint folder or hub id.")],
+    gpu: Annotated[str, typer.Option("--gpu", "-g", help="Accelerator name or a .toml file.")] = "h100",
+    gpus: Annotated[str, typer.Option(help="Devices in all, or 'min': the fewest that hold the training state.")] = "8",
+    tp: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline-parallel stages.")] = 1,
+    cp: Annotated[int, typer.Option(help="Context-parallel degree (sequence split over ranks).")] = 1,
+    ep: Annotated[int, typer.Option(help="Expert-parallel degree (MoE; divides the data-parallel degree).")] = 1,
+    zero: Annotated[int, typer.Option(help="ZeRO stage 0-3.")] = 0,
+    fsdp: Annotated[Optional[str], typer.Option(help="FSDP sharding: full or hybrid (instead of --zero).")] = None,
+    seq: Annotated[str, typer.Option(help="Sequence length in tokens: 4096, 8k.")] = "4096",
+    micro_batch: Annotated[int, typer.Option("--micro-batch", help="Sequences per micro-batch per replica.")] = 1,
+    global_batch: Annotated[Optional[int], typer.Option("--global-batch", help="Sequences per optimizer step (default: micro-batch x dp).")] = None,
+    recompute: Annotated[str, typer.Option(help="Activation recomputation: none, selective or full.")] = "none",
+    optimizer: Annotated[str, typer.Option(help="adamw, adam8bit, adafactor or sgd (with momentum).")] = "adamw",
+    precision: Annotated[str, typer.Option(help="bf16-mixed (fp32 master), bf16 (pure), fp8 (fp8 matmuls) or fp32.")] = "bf16-mixed",
+    lora_rank: Annotated[int, typer.Option("--lora-rank", help="LoRA rank r (0 = full fine-tune / pre-training).")] = 0,
+    lora_modules: Annotated[str, typer.Option("--lora-modules", help="LoRA targets: all (every linear), attn, or qv.")] = "all",
+    qlora: Annotated[bool, typer.Option("--qlora", help="Base weights in NF4 (QLoRA); needs --lora-rank.")] = False,
+    virtual_stages: Annotated[int, typer.Option("--virtual-stages", help="Interleaved 1F1B: model chunks per device.")] = 1,
+    no_sequence_parallel: Annotated[bool, typer.Option("--no-sequence-parallel", help="tp without Megatron sequence parallelism.")] = False,
+    unfused_attention: Annotated[bool, typer.Option("--unfused-attention", help="Store the s x s attention scores (no FlashAttention).")] = False,
+    dropout: Annotated[bool, typer.Option("--dropout", help="Count dropout masks (GPT-3-era recipes).")] = False,
+    tokens: Annotated[Optional[str], typer.Option(help="Tokens to train on: 15T, 2e12 (time, GPU-hours, energy).")] = None,
+    eff_gemm: Annotated[Optional[float], typer.Option(help="Override eff.gemm (fraction of dense peak).")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show every figure's formula, inputs and factor sources.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Memory per device and time per step of training or fine-tuning MODEL on GPUS devices."""
+    from ridgeline.analyses.train import explain as explain_rows, min_gpus, train as run_train, train_dict  # noqa: PLC0415
+    from ridgeline.analyses.train_setup import TrainSetup  # noqa: PLC0415
+    from ridgeline.analyses.train_time import train_efficiencies  # noqa: PLC0415
+    from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
+    from ridgeline.model.load import load_model  # noqa: PLC0415
+    from ridgeline.units import parse_tokens  # noqa: PLC0415
+
+    spec = load_model(model)
+    hw = get_accelerator(gpu)
+    S = parse_tokens(seq, "--seq")
+    n_tokens = None
+    if tokens is not None:
+        n_tokens = _parse_count(tokens, "--tokens")
+    find_min = gpus.strip().lower() == "min"
+    G = tp * pp * cp if find_min else parse_tokens(gpus, "--gpus")
+    eff = train_efficiencies(hw)
+    if eff_gemm is not None:
+        if not 0 < eff_gemm <= 1:
+            raise InputError(f"--eff-gemm: must be in (0, 1], got {eff_gemm}")
+        eff = eff.override(gemm=eff_gemm)
+    setup = TrainSetup(gpus=G, tp=tp, pp=pp, cp=cp, ep=ep if not find_min else 1, zero=zero, fsdp=fsdp, seq=S,
+                       micro_batch=micro_batch, global_batch=None if find_min else global_batch, recompute=recompute,
+                       optimizer=optimizer, precision=precision, lora_rank=lora_rank, lora_modules=lora_modules,
+                       qlora=qlora, sequence_parallel=not no_sequence_parallel, fused_attention=not unfused_attention,
+                       dropout=dropout, virtual_stages=virtual_stages, tokens=n_tokens)
+    n_min = None
+    if find_min:
+        n_min, setup, _ = min_gpus(spec, hw, setup)
+    r = run_train(spec, hw, setup, eff)
+    if as_json:
+        d = train_dict(r)
+        if n_min is not None:
+            d["min_gpus"] = n_min
+        if explain:
+            d["explain"] = explain_rows(r)
+        _emit(d)
+        return
+    from ridgeline.render_train import min_gpus_line, train_tables  # noqa: PLC0415
+
+    con = _console()
+    if n_min is not None:
+        min_gpus_line(n_min, r, con)
+    train_tables(r, con)
+    if explain:
+        from ridgeline.render_time import explain_table  # noqa: PLC0415
+
+        from ridgeline.analyses.train import _factors  # noqa: PLC0415
+
+        explain_table(explain_rows(r), _factors(r), con)
+
+
+def _parse_count(text: str, field: str) -> float:
+    """A large count with an SI suffix: 15T, 2.5e12, 300B (decimal)."""
+    t = text.strip().upper().replace(",", "").replace("_", "")
+    mult = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+    try:
+        v = float(t[:-1]) * mult[t[-1]] if t and t[-1] in mult else float(t)
+    except ValueError:
+        raise InputError(f"{field}: cannot read {text!r}; use a count such as 15T, 300B or 2e12") from None
+    if not v > 0 or v != v or v > 1e18:
+        raise InputError(f"{field}: must be a positive count below 1e18, got {text!r}")
+    return v
+
+
+@app.command()
 def models(as_json: JsonOpt = False) -> None:
     """List the presets with their exact parameter counts."""
     from ridgeline.model.hf import spec_from_config  # noqa: PLC0415
