@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 import time
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class PlanQuery:
     objective: str = "cost"
     disagg: bool = False
     top_k: int = 5
-    prices: PriceOverride = PriceOverride()
+    prices: PriceOverride = field(default_factory=PriceOverride)
     eff: Efficiencies = field(default_factory=Efficiencies)
     max_batch: int = MAX_SEARCH_BATCH
     keep_points: bool = False
@@ -151,7 +151,8 @@ class PlanConfig:
     """Devices x TDP."""
     batch_limit: str
     """What stops a larger batch: "TTFT SLO", "TPOT SLO", "KV pool", "engine max_num_seqs", "search bound",
-    "objective" (a larger batch is feasible but ranks worse)."""
+    "objective" (a larger batch is feasible but ranks worse) or "replica rounding" (a larger batch is feasible
+    but needs as many replicas for the demand, so it gains nothing)."""
     prefill: Pool | None = None
     decode: Pool | None = None
     kv_transfer_s: float | None = None
@@ -170,11 +171,15 @@ class PlanResult:
     """When nothing meets the SLO: the configuration closest to it (smallest max(TTFT/SLO, TPOT/SLO))."""
     to_make_feasible: tuple[str, ...]
     configs_evaluated: int
+    """Aggregated configurations (candidate x batch) plus disaggregated pairs x prefill batches rated."""
+    configs_evaluated_aggregated: int
+    configs_evaluated_disaggregated: int
     candidates: int
     search_time_s: float
     notes: tuple[str, ...]
     points: dict | None = None
-    """For the Pareto plot: gpu id -> (tokens/s per user, tokens/s per device) arrays (keep_points)."""
+    """For the Pareto plot: gpu id -> (tokens/s per user, tokens/s per device, meets the TTFT SLO) arrays of
+    every aggregated configuration evaluated (keep_points)."""
 
 
 # --- the candidate space ---------------------------------------------------------------------------
@@ -374,7 +379,7 @@ def _limit(q: PlanQuery, c: _Cand, i: int, feasible: np.ndarray) -> str:
     if i + 1 >= c.bmax:
         return c.limit
     if feasible[i + 1]:
-        return "objective"
+        return "replica rounding" if q.demand_output_tokens_per_s else "objective"
     return "TPOT SLO" if c.tpot[i + 1] > q.tpot_slo_s else "TTFT SLO"
 
 
@@ -511,7 +516,12 @@ def _pair_config(q: PlanQuery, p: _Cand, i: int, d: _Cand, j: int, xfer: float, 
     cost_m = usd_h / SECONDS_PER_HOUR / served * TOKENS_PER_MILLION
     fin = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
     ttft = float(p.ttft[i]) + xfer
-    lim_d = "TPOT SLO" if j + 1 < d.bmax and d.tpot[j + 1] > q.tpot_slo_s else (d.limit if j + 1 >= d.bmax else "objective")
+    if j + 1 >= d.bmax:
+        lim_d = d.limit
+    elif d.tpot[j + 1] > q.tpot_slo_s:
+        lim_d = "TPOT SLO"
+    else:
+        lim_d = "replica rounding" if D else "objective"
     gpu = d.hw.id if p.hw.id == d.hw.id else f"{p.hw.id}+{d.hw.id}"
     name = d.hw.name if p.hw.id == d.hw.id else f"{p.hw.name} (prefill) + {d.hw.name} (decode)"
     src = "; ".join(sorted({(x.price.source + (f", {x.price.date}" if x.price.date else "")) if x.price else "no price"
@@ -650,7 +660,7 @@ def plan(q: PlanQuery) -> PlanResult:
                     if viol[iv] < miss[0] and not feas.any():
                         miss = (float(viol[iv]), (c, m, iv))
                     if q.keep_points and engine == q.engines[0]:
-                        points.setdefault(hw.id, []).append((1 / tpot[:n], m["tps"] / lay.devices))
+                        points.setdefault(hw.id, []).append((1 / tpot[:n], m["tps"] / lay.devices, ttft[:n] <= q.ttft_slo_s))
                     if feas.any():
                         key = np.where(feas, _nan_inf(m["key"]), np.inf)
                         sec = np.where(feas, _nan_inf(m["cost_m"]), np.inf)
@@ -663,10 +673,10 @@ def plan(q: PlanQuery) -> PlanResult:
     if not cands and no_price and len(no_price) == len(q.gpus):
         raise InputError("--price-per-gpu-hour: none of the devices searched has a sourced price; give one, e.g. "
                          f"--price-per-gpu-hour {no_price[0]}=2.5")
+    n_pairs = 0
     if q.disagg:
         pairs, n_pairs = _disagg(q, cands, notes)
         best_rows.extend(pairs)
-        evaluated += n_pairs
     best_rows.sort(key=lambda r: _rank_key(q, r))
     top = tuple(best_rows[:q.top_k])
     feasible = bool(top)
@@ -678,14 +688,14 @@ def plan(q: PlanQuery) -> PlanResult:
     hints = () if feasible else tuple(_hints(q, nearest, fastest_tpot, fastest_ttft))
     pts = None
     if q.keep_points:
-        pts = {k: (np.concatenate([a for a, _ in v]), np.concatenate([b for _, b in v])) for k, v in points.items()}
+        pts = {k: tuple(np.concatenate([t[i] for t in v]) for i in range(3)) for k, v in points.items()}
     summary = {"model": q.spec.name, "prompt_tokens": S, "gen_tokens": G, "ttft_slo_s": q.ttft_slo_s,
                "tpot_slo_s": q.tpot_slo_s, "demand_output_tokens_per_s": q.demand_output_tokens_per_s,
                "objective": q.objective, "disagg": q.disagg, "gpus": [h.id for h in q.gpus],
                "max_devices_per_replica": q.max_devices_per_replica,
                "weights": sorted({p.weights.name for p in precs}), "kv_dtypes": sorted({p.kv.name for p in precs}),
                "engines": list(q.engines)}
-    return PlanResult(summary, top, feasible, why, nearest, hints, evaluated, len(cands),
+    return PlanResult(summary, top, feasible, why, nearest, hints, evaluated + n_pairs, evaluated, n_pairs, len(cands),
                       time.perf_counter() - t0, tuple(notes), pts)
 
 
@@ -696,10 +706,101 @@ def plan_dict(r: PlanResult) -> dict:
     return {"schema_version": 1, "query": to_jsonable(r.query_summary), "feasible": r.feasible,
             "configs": [to_jsonable(c) for c in r.configs], "why_best": r.why_best,
             "nearest_miss": to_jsonable(r.nearest_miss), "to_make_feasible": list(r.to_make_feasible),
-            "configs_evaluated": r.configs_evaluated, "candidates": r.candidates, "search_time_s": r.search_time_s,
+            "configs_evaluated": r.configs_evaluated, "configs_evaluated_aggregated": r.configs_evaluated_aggregated,
+            "configs_evaluated_disaggregated": r.configs_evaluated_disaggregated, "candidates": r.candidates,
+            "search_time_s": r.search_time_s,
             "configs_per_s": r.configs_evaluated / r.search_time_s if r.search_time_s > 0 else None,
             "notes": list(r.notes)}
 
 
-__all__ = ["OBJECTIVES", "PlanConfig", "PlanQuery", "PlanResult", "Pool", "evaluate", "kv_capacity", "layouts",
-           "plan", "plan_dict", "why_best"]
+# --- the plain-values door (CLI, web page) ---------------------------------------------------------
+
+SECONDS_PER_DAY = 86400.0
+#: Device kinds searched by default when the objective needs no price (SoCs, wafers and LPUs have
+#: no multi-device serving data in the hardware files).
+DEFAULT_KINDS = ("gpu", "npu", "tpu", "apu")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a user types, as plain values."""
+
+    model: str
+    prompt: int | str
+    gen: int | str
+    ttft: str | float
+    tpot: str | float
+    rate: float | str | None = None
+    """Requests per second."""
+    tokens_per_day: float | str | None = None
+    """Output tokens per day."""
+    gpus: tuple[str, ...] = ()
+    max_gpus: int = 8
+    weights: str | None = None
+    """Comma-separated weight formats (default: the checkpoint's and fp8)."""
+    kv_dtype: str | None = None
+    engine: str = "ideal"
+    """Comma-separated engine profiles."""
+    objective: str = "cost"
+    disagg: bool = False
+    top: int = 5
+    price_per_gpu_hour: str | None = None
+    keep_points: bool = False
+
+
+def _positive_number(v, field: str) -> float | None:
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{field}: cannot read {str(v)[:40]!r} as a number; write e.g. 12 or 1e10") from None
+    if not (math.isfinite(x) and 0 < x < 1e18):
+        raise InputError(f"{field}: must be a positive number below 1e18, got {v!r}")
+    return x
+
+
+def _list(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in str(text).split(",") if x.strip()) if text else ()
+
+
+def plan_request(req: PlanRequest) -> tuple[PlanQuery, PlanResult]:
+    """Resolve plain values (every default decided here) and run :func:`plan`."""
+    from ridgeline.analyses.engines import ENGINES  # noqa: PLC0415
+    from ridgeline.analyses.plan_prices import PRICES, parse_price_override  # noqa: PLC0415
+    from ridgeline.hardware.load import accelerators, get_accelerator  # noqa: PLC0415
+    from ridgeline.model.load import load_model  # noqa: PLC0415
+    from ridgeline.units import parse_seconds, parse_tokens  # noqa: PLC0415
+
+    S = parse_tokens(req.prompt, "--prompt")
+    G = parse_tokens(req.gen, "--gen")
+    ttft = parse_seconds(req.ttft, "--ttft")
+    tpot = parse_seconds(req.tpot, "--tpot")
+    rate = _positive_number(req.rate, "--rate")
+    per_day = _positive_number(req.tokens_per_day, "--tokens-per-day")
+    if rate is not None and per_day is not None:
+        raise InputError("--rate and --tokens-per-day together: give the demand one way")
+    demand = rate * G if rate is not None else (per_day / SECONDS_PER_DAY if per_day is not None else None)
+    engines = _list(req.engine) or ("ideal",)
+    for e in engines:
+        if e not in ENGINES:
+            raise InputError(f"--engine: unknown {e!r}; use one or more of {', '.join(ENGINES)} (comma-separated)")
+    prices = parse_price_override(req.price_per_gpu_hour)
+    names = tuple(n for g in req.gpus for n in _list(g))
+    if names:
+        gpus = tuple({a.id: a for a in (get_accelerator(n) for n in names)}.values())
+    elif req.objective == "cost" and prices.all_usd is None:
+        priced = set(PRICES) | {d for d, _ in prices.by_device}
+        gpus = tuple(a for a in accelerators() if a.id in priced)
+    else:
+        gpus = tuple(a for a in accelerators() if a.kind in DEFAULT_KINDS)
+    spec = load_model(req.model)
+    weights = _list(req.weights) or (None, "fp8")
+    kv = _list(req.kv_dtype) or (None, "fp8")
+    q = PlanQuery(spec, S, G, ttft, tpot, gpus, demand, req.max_gpus, tuple(weights), tuple(kv), engines,
+                  req.objective, req.disagg, req.top, prices, keep_points=req.keep_points)
+    return q, plan(q)
+
+
+__all__ = ["OBJECTIVES", "LinearStep", "PlanConfig", "PlanQuery", "PlanRequest", "PlanResult", "Pool", "evaluate",
+           "kv_capacity", "layouts", "plan", "plan_dict", "plan_request", "why_best"]
