@@ -211,6 +211,7 @@ def test_disaggregated_pools():
         assert p.replicas * p.batch / rp.prefill.time_s >= 2e5 / 512
         assert d.replicas * d.batch / rd.tpot_s >= 2e5
         assert c.devices == p.replicas * p.devices_per_replica + d.replicas * d.devices_per_replica
+        assert p.cost_per_million_tokens + d.cost_per_million_tokens == pytest.approx(c.cost_per_million_tokens)
 
 
 def test_prices_are_sourced_dated_and_name_real_devices():
@@ -295,6 +296,7 @@ def test_cli_table_plot_and_engines(tmp_path):
     (("--engine", "tgi"), "--engine"),
     (("--gpu", "h100", "--objective", "cost", "--price-per-gpu-hour", "x"), "--price-per-gpu-hour"),
     (("--plot", "out.svg"), "--plot"),
+    (("--gpu", "mi300a"), "--price-per-gpu-hour"),  # no sourced price and none given
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, field):
     p = run("plan", "gpt2", *args)

@@ -112,6 +112,8 @@ class Pool:
     step_time_s: float
     """Prefill step (Bp prompts) or mean decode step."""
     price_usd_per_device_hour: float | None
+    cost_per_million_tokens: float | None
+    """This pool's part of the deployment's USD per million output tokens."""
 
 
 @dataclass(frozen=True)
@@ -512,6 +514,12 @@ def _pair_config(q: PlanQuery, p: _Cand, i: int, d: _Cand, j: int, xfer: float, 
         usd_h = pr_p * ds_p / (ds_p + ds_d) + pr_d * ds_d / (ds_p + ds_d)  # per device-hour of the mix
         ratio = ds_p / ds_d
         power = ((p.hw.tdp_w or math.nan) * ds_p + (d.hw.tdp_w or math.nan) * ds_d) / (ds_p + ds_d)
+    if D:
+        part_p = rep_p * dev_p * pr_p / SECONDS_PER_HOUR / D * TOKENS_PER_MILLION
+        part_d = rep_d * dev_d * pr_d / SECONDS_PER_HOUR / D * TOKENS_PER_MILLION
+    else:
+        part_p = pr_p / SECONDS_PER_HOUR * ds_p * TOKENS_PER_MILLION
+        part_d = pr_d / SECONDS_PER_HOUR * ds_d * TOKENS_PER_MILLION
     per_device = D / devices if D else served
     cost_m = usd_h / SECONDS_PER_HOUR / served * TOKENS_PER_MILLION
     fin = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
@@ -535,8 +543,8 @@ def _pair_config(q: PlanQuery, p: _Cand, i: int, d: _Cand, j: int, xfer: float, 
         output_tokens_per_s_per_replica=bd / tpot, cost_per_million_tokens=fin(cost_m),
         usd_per_hour=fin(usd_h) if D else None, price_usd_per_device_hour=fin(pr_d), price_source=src,
         power_w=fin(power) if D else None, batch_limit=lim_d,
-        prefill=Pool(p.hw.id, dev_p, rep_p, p.plan.tp, p.plan.pp, p.plan.ep, bp, pre_s, fin(pr_p)),
-        decode=Pool(d.hw.id, dev_d, rep_d, d.plan.tp, d.plan.pp, d.plan.ep, bd, tpot, fin(pr_d)),
+        prefill=Pool(p.hw.id, dev_p, rep_p, p.plan.tp, p.plan.pp, p.plan.ep, bp, pre_s, fin(pr_p), fin(part_p)),
+        decode=Pool(d.hw.id, dev_d, rep_d, d.plan.tp, d.plan.pp, d.plan.ep, bd, tpot, fin(pr_d), fin(part_d)),
         kv_transfer_s=xfer, prefill_decode_device_ratio=ratio)
 
 
@@ -557,6 +565,14 @@ def why_best(q: PlanQuery, a: PlanConfig, b: PlanConfig | None) -> str:
         return f"{_label(a)} is the only configuration that meets the SLO."
     tps_a, tps_b = a.output_tokens_per_s_per_device, b.output_tokens_per_s_per_device
     lim = f"its batch stops at {a.batch} ({a.batch_limit}); the runner-up's at {b.batch} ({b.batch_limit})"
+    if q.objective == "cost" and a.cost_per_million_tokens and b.cost_per_million_tokens and \
+            "disaggregated" in (a.mode, b.mode):
+        part = lambda c: (f"prefill ${c.prefill.cost_per_million_tokens:.4g} + decode "  # noqa: E731
+                          f"${c.decode.cost_per_million_tokens:.4g}" if c.mode == "disaggregated" else "one pool")
+        return (f"{_label(a)} costs ${a.cost_per_million_tokens:.4g} per million output tokens ({part(a)}) against "
+                f"${b.cost_per_million_tokens:.4g} ({part(b)}) for {_label(b)} "
+                f"({b.cost_per_million_tokens / a.cost_per_million_tokens - 1:+.0%}); TTFT {a.ttft_s * 1e3:.4g} vs "
+                f"{b.ttft_s * 1e3:.4g} ms, TPOT {a.tpot_s * 1e3:.4g} vs {b.tpot_s * 1e3:.4g} ms; {lim}.")
     if q.objective == "cost" and a.cost_per_million_tokens and b.cost_per_million_tokens:
         pa, pb = a.price_usd_per_device_hour or math.nan, b.price_usd_per_device_hour or math.nan
         return (f"{_label(a)} costs ${a.cost_per_million_tokens:.4g} per million output tokens against "
@@ -569,6 +585,24 @@ def why_best(q: PlanQuery, a: PlanConfig, b: PlanConfig | None) -> str:
                 f"output tokens/s per device {tps_a:.4g} vs {tps_b:.4g}; {lim}.")
     return (f"{_label(a)} delivers {tps_a:.4g} output tokens/s per device ({a.devices} devices) against {tps_b:.4g} "
             f"({b.devices} devices) for {_label(b)}; {lim}.")
+
+
+def explain_ranking(q: PlanQuery, ranked: list[PlanConfig]) -> str:
+    """Why the first beats the next; when they tie on the objective, say so and compare with the first
+    configuration that ranks strictly worse."""
+    best = ranked[0]
+    nxt = ranked[1] if len(ranked) > 1 else None
+    if nxt is None:
+        return why_best(q, best, None)
+    k0 = _rank_key(q, best)[0]
+    if _rank_key(q, nxt)[0] > k0 * (1 + 1e-9) + 1e-300:
+        return why_best(q, best, nxt)
+    ties = [r for r in ranked[1:] if _rank_key(q, r)[0] <= k0 * (1 + 1e-9) + 1e-300]
+    worse = next((r for r in ranked[1:] if _rank_key(q, r)[0] > k0 * (1 + 1e-9) + 1e-300), None)
+    text = (f"{len(ties)} other configuration{'s' if len(ties) > 1 else ''} tie{'' if len(ties) > 1 else 's'} with "
+            f"{_label(best)} on the objective (e.g. {_label(nxt)}); ties go to the cheaper, then the one with fewer "
+            "devices, then the smaller layout and batch. ")
+    return text + (why_best(q, best, worse) if worse is not None else "")
 
 
 def _hints(q: PlanQuery, miss: PlanConfig | None, fastest_tpot: tuple | None, fastest_ttft: tuple | None) -> list[str]:
@@ -684,7 +718,7 @@ def plan(q: PlanQuery) -> PlanResult:
     if not feasible and miss[1] is not None:
         c, m, iv = miss[1]
         nearest = _agg_config(q, c, m, iv, "nearest miss")
-    why = why_best(q, top[0], top[1] if len(top) > 1 else None) if feasible else ""
+    why = explain_ranking(q, best_rows) if feasible else ""
     hints = () if feasible else tuple(_hints(q, nearest, fastest_tpot, fastest_ttft))
     pts = None
     if q.keep_points:
