@@ -70,7 +70,7 @@ def pareto_plot(r, path: str) -> None:
     q = r.query_summary
     which = f"meeting TTFT <= {q['ttft_slo_s'] * 1e3:.0f} ms" if any_ok else "all evaluated (none meets the TTFT SLO)"
     ax.set_title(f"{q['model']}: {q['prompt_tokens']} in / {q['gen_tokens']} out; configurations {which}", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.2)
     _save(fig, path)
     plt.close(fig)
