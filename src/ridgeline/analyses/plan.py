@@ -652,6 +652,9 @@ def plan(q: PlanQuery) -> PlanResult:
     notes: list[str] = []
     S, G = q.prompt_tokens, q.gen_tokens
     precs = _precisions(q, notes)
+    mpe = q.spec.max_position_embeddings
+    if mpe and S + G > mpe:
+        notes.append(f"prompt + generation ({S + G}) exceeds the model's max_position_embeddings ({mpe})")
     best_rows: list[PlanConfig] = []
     cands: list[_Cand] = []
     evaluated = 0
