@@ -11,6 +11,8 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ridgeline.analyses.engines import EngineSettings
 from ridgeline.analyses.fit import _Model, default_overheads, fit
@@ -157,6 +159,28 @@ def test_price_never_changes_feasibility_and_scales_cost():
     ident = lambda r: {(c.gpu, c.tp, c.pp, c.weights) for c in r.configs}  # noqa: E731
     assert ident(base) == ident(cheap) == ident(dear)
     assert cheap.configs[0].cost_per_million_tokens == pytest.approx(dear.configs[0].cost_per_million_tokens / 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ttft=st.floats(0.05, 2.0), tpot=st.floats(0.002, 0.08), k1=st.floats(1.0, 4.0), k2=st.floats(1.0, 4.0),
+       demand=st.sampled_from([None, 3e3, 4e4]))
+def test_property_looser_slo_never_costs_more(ttft, tpot, k1, k2, demand):
+    def best(a, b):
+        r = plan(_small_query(ttft_slo_s=a, tpot_slo_s=b, demand_output_tokens_per_s=demand, gpus=(H100, A100)))
+        return r.configs[0].cost_per_million_tokens if r.feasible else math.inf
+    assert best(ttft * k1, tpot * k2) <= best(ttft, tpot)
+
+
+@settings(max_examples=15, deadline=None)
+@given(h100=st.floats(0.1, 20.0), a100=st.floats(0.1, 20.0))
+def test_property_prices_never_change_feasibility(h100, a100):
+    base = plan(_small_query(gpus=(H100, A100), top_k=1000))
+    r = plan(_small_query(gpus=(H100, A100), top_k=1000,
+                          prices=PriceOverride(by_device=(("h100-sxm", h100), ("a100-sxm4-80gb", a100)))))
+    ident = lambda x: sorted((c.gpu, c.tp, c.pp, c.weights, c.batch) for c in x.configs)  # noqa: E731
+    assert ident(r) == ident(base)  # same feasible set, same best batch per layout
+    for c in r.configs:
+        assert c.price_usd_per_device_hour == {"h100-sxm": h100, "a100-sxm4-80gb": a100}[c.gpu]
 
 
 def test_infeasible_slo_gives_the_nearest_miss_and_what_would_fix_it():
