@@ -583,8 +583,9 @@ def why_best(q: PlanQuery, a: PlanConfig, b: PlanConfig | None) -> str:
     if q.objective == "power" and a.power_w and b.power_w:
         return (f"{_label(a)} draws {a.power_w / 1e3:.3g} kW at TDP against {b.power_w / 1e3:.3g} kW for {_label(b)}; "
                 f"output tokens/s per device {tps_a:.4g} vs {tps_b:.4g}; {lim}.")
-    return (f"{_label(a)} delivers {tps_a:.4g} output tokens/s per device ({a.devices} devices) against {tps_b:.4g} "
-            f"({b.devices} devices) for {_label(b)}; {lim}.")
+    dv = lambda n: f"{n} device{'s' if n != 1 else ''}"  # noqa: E731
+    return (f"{_label(a)} delivers {tps_a:.4g} output tokens/s per device ({dv(a.devices)}) against {tps_b:.4g} "
+            f"({dv(b.devices)}) for {_label(b)}; {lim}.")
 
 
 def explain_ranking(q: PlanQuery, ranked: list[PlanConfig]) -> str:
@@ -614,11 +615,19 @@ def _hints(q: PlanQuery, miss: PlanConfig | None, fastest_tpot: tuple | None, fa
         return out
     out.append(f"the nearest miss, {_label(miss)}, meets an SLO of TTFT {miss.ttft_s * 1e3:.4g} ms and TPOT "
                f"{miss.tpot_s * 1e3:.4g} ms (asked: {q.ttft_slo_s * 1e3:.4g} ms and {q.tpot_slo_s * 1e3:.4g} ms)")
+    over = q.eff.step_overhead.value
     if fastest_tpot and fastest_tpot[0] > q.tpot_slo_s:
-        out.append(f"no configuration decodes fast enough: the fastest TPOT in the space is "
-                   f"{fastest_tpot[0] * 1e3:.4g} ms ({fastest_tpot[1]}, batch 1); a decode step streams the weights "
-                   "once, so it needs more memory bandwidth per replica: more devices per replica (--max-gpus), "
-                   "a device with faster memory, or smaller weights (--weights fp8,int4)")
+        msg = (f"no configuration decodes fast enough: the fastest TPOT in the space is {fastest_tpot[0] * 1e3:.4g} ms "
+               f"({fastest_tpot[1]}, batch 1)")
+        if over >= q.tpot_slo_s:
+            msg += (f"; the fixed per-step overhead alone ({q.eff.step_overhead.name} = {over * 1e3:.3g} ms) exceeds "
+                    "the TPOT SLO, and no layout removes it")
+        else:
+            msg += (f", of which {over * 1e3:.3g} ms is the fixed per-step overhead ({q.eff.step_overhead.name}); the "
+                    "rest streams the weights once per step, so it needs more memory bandwidth per replica: more "
+                    "devices per replica (--max-gpus), a device with faster memory, or smaller weights "
+                    "(--weights fp8,int4)")
+        out.append(msg)
     if fastest_ttft and fastest_ttft[0] > q.ttft_slo_s:
         out.append(f"no configuration prefills fast enough: the fastest TTFT in the space is "
                    f"{fastest_ttft[0] * 1e3:.4g} ms ({fastest_ttft[1]}, batch 1); prefill is compute-bound, so it "
@@ -629,20 +638,27 @@ def _hints(q: PlanQuery, miss: PlanConfig | None, fastest_tpot: tuple | None, fa
 # --- the search ------------------------------------------------------------------------------------
 
 def _precisions(q: PlanQuery, notes: list[str]) -> list[Precision]:
-    out, seen = [], set()
+    from ridgeline.formats import get_format  # noqa: PLC0415
+
+    for names, opt in ((q.weights, "--weights"), (q.kv_dtypes, "--kv-dtype")):
+        for n in names:
+            if n is not None:
+                get_format(n, opt)  # an unknown name is the user's error, not a skipped candidate
+    out, seen, first = [], set(), None
     for w in q.weights:
         for k in q.kv_dtypes:
             try:
                 p = Precision.build(q.spec, w, k)
             except InputError as e:
                 notes.append(f"skipped weights {w or 'native'} / KV {k or 'native'}: {e}")
+                first = first or e
                 continue
             key = (p.weights.name, p.kv.name)
             if key not in seen:
                 seen.add(key)
                 out.append(p)
     if not out:
-        raise InputError("--weights/--kv-dtype: none of the formats can be built for this model; see the notes")
+        raise first
     return out
 
 
