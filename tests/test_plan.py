@@ -111,7 +111,7 @@ def test_best_equals_brute_force_over_infer(demand):
     cost, ident = _brute(q)
     assert r.feasible and ident is not None
     c = r.configs[0]
-    assert c.cost_per_million_tokens == pytest.approx(cost, rel=REL)
+    assert c.cost_per_million_output_tokens == pytest.approx(cost, rel=REL)
     assert (c.gpu, c.tp, c.pp, c.weights, c.batch) == ident
     assert c.batch < q.max_batch  # an interior optimum: the SLO or the demand, not the search bound, sets it
 
@@ -131,7 +131,7 @@ def test_every_reported_config_meets_the_slo_through_infer():
         assert c.devices == c.replicas * c.tp * c.pp
         assert c.replicas * ri.output_tokens_per_s >= q.demand_output_tokens_per_s
         assert 0 <= c.ttft_margin < 1 and 0 <= c.tpot_margin < 1
-    keys = [c.cost_per_million_tokens for c in r.configs]
+    keys = [c.cost_per_million_output_tokens for c in r.configs]
     assert keys == sorted(keys)
     assert "runner-up" in r.why_best
 
@@ -143,7 +143,7 @@ def test_a_looser_slo_never_ranks_worse(objective):
         if not r.feasible:
             return math.inf
         c = r.configs[0]
-        return {"cost": c.cost_per_million_tokens, "devices": c.devices, "power": c.power_w,
+        return {"cost": c.cost_per_million_output_tokens, "devices": c.devices, "power": c.power_w,
                 "throughput": -c.output_tokens_per_s_per_device}[objective]
     slos = [(0.2, 0.008), (0.3, 0.01), (0.6, 0.02), (1.0, 0.05), (5.0, 0.2)]
     vals = [best(*s) for s in slos]
@@ -158,7 +158,8 @@ def test_price_never_changes_feasibility_and_scales_cost():
     dear = plan(_small_query(top_k=1000, prices=PriceOverride(all_usd=1.0)))
     ident = lambda r: {(c.gpu, c.tp, c.pp, c.weights) for c in r.configs}  # noqa: E731
     assert ident(base) == ident(cheap) == ident(dear)
-    assert cheap.configs[0].cost_per_million_tokens == pytest.approx(dear.configs[0].cost_per_million_tokens / 2)
+    assert cheap.configs[0].cost_per_million_output_tokens == pytest.approx(
+        dear.configs[0].cost_per_million_output_tokens / 2)
 
 
 @settings(max_examples=25, deadline=None)
@@ -167,7 +168,7 @@ def test_price_never_changes_feasibility_and_scales_cost():
 def test_property_looser_slo_never_costs_more(ttft, tpot, k1, k2, demand):
     def best(a, b):
         r = plan(_small_query(ttft_slo_s=a, tpot_slo_s=b, demand_output_tokens_per_s=demand, gpus=(H100, A100)))
-        return r.configs[0].cost_per_million_tokens if r.feasible else math.inf
+        return r.configs[0].cost_per_million_output_tokens if r.feasible else math.inf
     assert best(ttft * k1, tpot * k2) <= best(ttft, tpot)
 
 
@@ -214,7 +215,7 @@ def test_disaggregated_pools():
                   disagg=True, top_k=50)
     r = plan(q)
     agg = plan(PlanQuery(spec, 4096, 512, 0.8, 0.04, (H100, get_accelerator("h200")), demand_output_tokens_per_s=2e5))
-    assert r.configs[0].cost_per_million_tokens <= agg.configs[0].cost_per_million_tokens
+    assert r.configs[0].cost_per_million_output_tokens <= agg.configs[0].cost_per_million_output_tokens
     dis = [c for c in r.configs if c.mode == "disaggregated"]
     assert dis and r.configs_evaluated_disaggregated > 0
     for c in dis[:5]:
@@ -235,7 +236,9 @@ def test_disaggregated_pools():
         assert p.replicas * p.batch / rp.prefill.time_s >= 2e5 / 512
         assert d.replicas * d.batch / rd.tpot_s >= 2e5
         assert c.devices == p.replicas * p.devices_per_replica + d.replicas * d.devices_per_replica
-        assert p.cost_per_million_tokens + d.cost_per_million_tokens == pytest.approx(c.cost_per_million_tokens)
+        assert p.cost_per_million_output_tokens + d.cost_per_million_output_tokens == pytest.approx(
+            c.cost_per_million_output_tokens)
+        assert c.cost_per_million_tokens == pytest.approx(c.cost_per_million_output_tokens * 512 / (4096 + 512))
 
 
 def test_prices_are_sourced_dated_and_name_real_devices():
@@ -296,11 +299,20 @@ def test_cli_json_has_the_issue_keys():
     d = json.loads(p.stdout)
     assert d["feasible"] is True and len(d["configs"]) == 3
     for key in ("gpu", "devices", "tp", "pp", "ep", "batch", "weights", "kv_dtype", "engine", "ttft_s", "tpot_s",
-                "output_tokens_per_s_per_device", "cost_per_million_tokens"):
+                "output_tokens_per_s_per_device", "cost_per_million_tokens", "cost_per_million_output_tokens"):
         assert key in d["configs"][0], key
     assert d["configs_evaluated"] > 1000 and d["search_time_s"] > 0
     assert d["query"]["demand_output_tokens_per_s"] == 20 * 128
     assert d["query"]["gpus"] == ["h100-sxm", "a100-sxm4-80gb", "l40s-pcie"]
+    c = d["configs"][0]
+    assert c["cost_per_million_tokens"] == pytest.approx(c["cost_per_million_output_tokens"] * 128 / (1024 + 128))
+
+
+def test_cli_tokens_per_day_counts_prompt_and_generated_tokens_as_fleet_does():
+    p = run("plan", "llama-3.1-8b", "--prompt", "1000", "--gen", "152", "--tokens-per-day", "1e10", "--gpu", "h100",
+            "--json")
+    d = json.loads(p.stdout)
+    assert d["query"]["demand_output_tokens_per_s"] == pytest.approx(1e10 / 1152 * 152 / 86400, rel=1e-12)
 
 
 def test_cli_table_plot_and_engines(tmp_path):

@@ -609,7 +609,7 @@ def plan(
     ttft: Annotated[str, typer.Option(help="Time-to-first-token SLO: 1s, 500ms.")] = "1s",
     tpot: Annotated[str, typer.Option(help="Time-per-output-token SLO: 50ms.")] = "50ms",
     rate: Annotated[Optional[str], typer.Option(help="Demand in requests per second.")] = None,
-    tokens_per_day: Annotated[Optional[str], typer.Option(help="Demand in output tokens per day: 1e10.")] = None,
+    tokens_per_day: Annotated[Optional[str], typer.Option(help="Demand in tokens per day, prompt + generated (as fleet counts them): 1e10.")] = None,
     gpu: Annotated[Optional[list[str]], typer.Option("--gpu", "-g", help="Device types to search (repeat or comma-separate; default: every device with a price, or every GPU/NPU/TPU for the other objectives).")] = None,
     max_gpus: Annotated[int, typer.Option(help="Most devices per replica (tp x pp).")] = 8,
     weights: Annotated[Optional[str], typer.Option(help="Weight formats to search, comma-separated (default: the checkpoint's and fp8).")] = None,

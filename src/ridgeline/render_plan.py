@@ -11,7 +11,9 @@ def _ms(s: float) -> str:
 
 
 def _usd(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.3f}" if x < 100 else f"${x:,.0f}"
+    if x is None:
+        return "-"
+    return f"${x:,.3f}" if x < 1 else f"${x:,.2f}" if x < 100 else f"${x:,.0f}"
 
 
 def _layout(c) -> str:
@@ -27,6 +29,8 @@ def plan_table(r, console: Console) -> None:
     q = r.query_summary
     demand = q["demand_output_tokens_per_s"]
     dem = f"{demand:,.0f} output tokens/s" if demand else "no demand given: one fully loaded replica"
+    if r.configs and r.configs[0].cost_per_million_tokens is not None:
+        dem += f" ($ per million prompt + generated tokens = $/M out x {q['gen_tokens']}/{q['prompt_tokens'] + q['gen_tokens']})"
     console.print(f"{q['model']}: {q['prompt_tokens']} in, {q['gen_tokens']} out; SLO TTFT <= {_ms(q['ttft_slo_s'])}, "
                   f"TPOT <= {_ms(q['tpot_slo_s'])}; {dem}; objective {q['objective']}"
                   + ("; aggregated and disaggregated" if q["disagg"] else ""), style="bold")
@@ -35,14 +39,14 @@ def plan_table(r, console: Console) -> None:
         t = Table(title=None if r.feasible else "nothing meets the SLO; the nearest miss")
         for col, j in (("#", "right"), ("layout", "left"), ("formats", "left"), ("batch", "right"),
                        ("devices", "right"), ("TTFT", "right"), ("TPOT", "right"), ("tok/s/dev", "right"),
-                       ("tok/s/user", "right"), ("$/M tok", "right"), ("$/hour", "right"), ("kW", "right"),
+                       ("tok/s/user", "right"), ("$/M out", "right"), ("$/hour", "right"), ("kW", "right"),
                        ("margin TTFT/TPOT", "right"), ("batch limit", "left")):
             t.add_column(col, justify=j)
         for i, c in enumerate(cfgs, 1):
             batch = f"{c.prefill.batch}/{c.batch}" if c.mode == "disaggregated" else f"{c.batch}"
             t.add_row(str(i), _layout(c), f"{c.weights}/{c.kv_dtype} {c.engine}", batch, f"{c.devices:,}",
                       _ms(c.ttft_s), _ms(c.tpot_s), f"{c.output_tokens_per_s_per_device:,.0f}",
-                      f"{c.tokens_per_s_per_user:,.1f}", _usd(c.cost_per_million_tokens), _usd(c.usd_per_hour),
+                      f"{c.tokens_per_s_per_user:,.1f}", _usd(c.cost_per_million_output_tokens), _usd(c.usd_per_hour),
                       "-" if c.power_w is None else f"{c.power_w / 1e3:,.1f}",
                       f"{100 * c.ttft_margin:.0f}% / {100 * c.tpot_margin:.0f}%", c.batch_limit)
         console.print(t)

@@ -112,7 +112,7 @@ class Pool:
     step_time_s: float
     """Prefill step (Bp prompts) or mean decode step."""
     price_usd_per_device_hour: float | None
-    cost_per_million_tokens: float | None
+    cost_per_million_output_tokens: float | None
     """This pool's part of the deployment's USD per million output tokens."""
 
 
@@ -144,8 +144,11 @@ class PlanConfig:
     tokens_per_s_per_user: float
     """1 / tpot_s."""
     output_tokens_per_s_per_replica: float
+    cost_per_million_output_tokens: float | None
+    """USD per million output (generated) tokens."""
     cost_per_million_tokens: float | None
-    """USD per million output tokens."""
+    """USD per million tokens processed, prompt + generated (what ``ridgeline fleet`` calls tokens):
+    cost_per_million_output_tokens x G / (S + G)."""
     usd_per_hour: float | None
     price_usd_per_device_hour: float | None
     price_source: str
@@ -397,13 +400,15 @@ def _agg_config(q: PlanQuery, c: _Cand, m: dict, i: int, limit: str) -> PlanConf
         engine=c.engine, ttft_s=ttft, tpot_s=tpot, ttft_margin=1 - ttft / q.ttft_slo_s,
         tpot_margin=1 - tpot / q.tpot_slo_s, output_tokens_per_s_per_device=tps / c.plan.devices,
         tokens_per_s_per_user=1 / tpot, output_tokens_per_s_per_replica=tps,
-        cost_per_million_tokens=fin(m["cost_m"][i]), usd_per_hour=fin(m["usd_h"][i]), price_usd_per_device_hour=price,
+        cost_per_million_output_tokens=fin(m["cost_m"][i]),
+        cost_per_million_tokens=fin(m["cost_m"][i] * q.gen_tokens / (q.prompt_tokens + q.gen_tokens)),
+        usd_per_hour=fin(m["usd_h"][i]), price_usd_per_device_hour=price,
         price_source=(f"{c.price.source}" + (f", {c.price.date}" if c.price.date else "")) if c.price else "no price",
         power_w=fin(m["power"][i]), batch_limit=limit)
 
 
 def _rank_key(q: PlanQuery, cfg: PlanConfig) -> tuple:
-    cost = cfg.cost_per_million_tokens if cfg.cost_per_million_tokens is not None else math.inf
+    cost = cfg.cost_per_million_output_tokens if cfg.cost_per_million_output_tokens is not None else math.inf
     served = q.demand_output_tokens_per_s or cfg.output_tokens_per_s_per_replica
     if q.objective == "cost":
         k = cost
@@ -540,7 +545,8 @@ def _pair_config(q: PlanQuery, p: _Cand, i: int, d: _Cand, j: int, xfer: float, 
         kv_dtype=d.prec.kv.name, engine=d.engine if p.engine == d.engine else f"{p.engine}+{d.engine}",
         ttft_s=ttft, tpot_s=tpot, ttft_margin=1 - ttft / q.ttft_slo_s, tpot_margin=1 - tpot / q.tpot_slo_s,
         output_tokens_per_s_per_device=per_device, tokens_per_s_per_user=1 / tpot,
-        output_tokens_per_s_per_replica=bd / tpot, cost_per_million_tokens=fin(cost_m),
+        output_tokens_per_s_per_replica=bd / tpot, cost_per_million_output_tokens=fin(cost_m),
+        cost_per_million_tokens=fin(cost_m * G / (q.prompt_tokens + G)),
         usd_per_hour=fin(usd_h) if D else None, price_usd_per_device_hour=fin(pr_d), price_source=src,
         power_w=fin(power) if D else None, batch_limit=lim_d,
         prefill=Pool(p.hw.id, dev_p, rep_p, p.plan.tp, p.plan.pp, p.plan.ep, bp, pre_s, fin(pr_p), fin(part_p)),
@@ -565,19 +571,19 @@ def why_best(q: PlanQuery, a: PlanConfig, b: PlanConfig | None) -> str:
         return f"{_label(a)} is the only configuration that meets the SLO."
     tps_a, tps_b = a.output_tokens_per_s_per_device, b.output_tokens_per_s_per_device
     lim = f"its batch stops at {a.batch} ({a.batch_limit}); the runner-up's at {b.batch} ({b.batch_limit})"
-    if q.objective == "cost" and a.cost_per_million_tokens and b.cost_per_million_tokens and \
+    if q.objective == "cost" and a.cost_per_million_output_tokens and b.cost_per_million_output_tokens and \
             "disaggregated" in (a.mode, b.mode):
-        part = lambda c: (f"prefill ${c.prefill.cost_per_million_tokens:.4g} + decode "  # noqa: E731
-                          f"${c.decode.cost_per_million_tokens:.4g}" if c.mode == "disaggregated" else "one pool")
-        return (f"{_label(a)} costs ${a.cost_per_million_tokens:.4g} per million output tokens ({part(a)}) against "
-                f"${b.cost_per_million_tokens:.4g} ({part(b)}) for {_label(b)} "
-                f"({b.cost_per_million_tokens / a.cost_per_million_tokens - 1:+.0%}); TTFT {a.ttft_s * 1e3:.4g} vs "
+        part = lambda c: (f"prefill ${c.prefill.cost_per_million_output_tokens:.4g} + decode "  # noqa: E731
+                          f"${c.decode.cost_per_million_output_tokens:.4g}" if c.mode == "disaggregated" else "one pool")
+        return (f"{_label(a)} costs ${a.cost_per_million_output_tokens:.4g} per million output tokens ({part(a)}) against "
+                f"${b.cost_per_million_output_tokens:.4g} ({part(b)}) for {_label(b)} "
+                f"({b.cost_per_million_output_tokens / a.cost_per_million_output_tokens - 1:+.0%}); TTFT {a.ttft_s * 1e3:.4g} vs "
                 f"{b.ttft_s * 1e3:.4g} ms, TPOT {a.tpot_s * 1e3:.4g} vs {b.tpot_s * 1e3:.4g} ms; {lim}.")
-    if q.objective == "cost" and a.cost_per_million_tokens and b.cost_per_million_tokens:
+    if q.objective == "cost" and a.cost_per_million_output_tokens and b.cost_per_million_output_tokens:
         pa, pb = a.price_usd_per_device_hour or math.nan, b.price_usd_per_device_hour or math.nan
-        return (f"{_label(a)} costs ${a.cost_per_million_tokens:.4g} per million output tokens against "
-                f"${b.cost_per_million_tokens:.4g} for {_label(b)} "
-                f"({b.cost_per_million_tokens / a.cost_per_million_tokens - 1:+.0%}). Cost per token is price per "
+        return (f"{_label(a)} costs ${a.cost_per_million_output_tokens:.4g} per million output tokens against "
+                f"${b.cost_per_million_output_tokens:.4g} for {_label(b)} "
+                f"({b.cost_per_million_output_tokens / a.cost_per_million_output_tokens - 1:+.0%}). Cost per token is price per "
                 f"device-hour over output tokens per device-hour: the runner-up pays {pb / pa:.2f}x the price per "
                 f"device and gets {tps_b / tps_a:.2f}x the output tokens/s per device; {lim}.")
     if q.objective == "power" and a.power_w and b.power_w:
@@ -786,7 +792,7 @@ class PlanRequest:
     rate: float | str | None = None
     """Requests per second."""
     tokens_per_day: float | str | None = None
-    """Output tokens per day."""
+    """Tokens per day, prompt + generated (as ``ridgeline fleet`` counts them)."""
     gpus: tuple[str, ...] = ()
     max_gpus: int = 8
     weights: str | None = None
@@ -833,7 +839,8 @@ def plan_request(req: PlanRequest) -> tuple[PlanQuery, PlanResult]:
     per_day = _positive_number(req.tokens_per_day, "--tokens-per-day")
     if rate is not None and per_day is not None:
         raise InputError("--rate and --tokens-per-day together: give the demand one way")
-    demand = rate * G if rate is not None else (per_day / SECONDS_PER_DAY if per_day is not None else None)
+    # --tokens-per-day counts prompt + generated tokens, as ``ridgeline fleet`` does: requests = D / (S + G)
+    demand = rate * G if rate is not None else (per_day / (S + G) * G / SECONDS_PER_DAY if per_day is not None else None)
     engines = _list(req.engine) or ("ideal",)
     for e in engines:
         if e not in ENGINES:
