@@ -53,9 +53,9 @@ def evaluator() -> list[tuple[str, int, float, float]]:
     rows = []
     for n in (1024, 4096):
         B = np.arange(1, n + 1, dtype=np.float64)
-        w, c = _best(lambda: ls.times(B), 20)
+        w, c = _best(lambda B=B: ls.times(B), 20)
         rows.append(("LinearStep.times (plan's inner loop)", n, n / w, n / c))
-        w, c = _best(lambda: infer(spec, hw, B, S, G, prec, plan_), 5)
+        w, c = _best(lambda B=B: infer(spec, hw, B, S, G, prec, plan_), 5)
         rows.append(("infer over a batch array (Roofline.step)", n, n / w, n / c))
     return rows
 
@@ -66,7 +66,7 @@ def search(disagg: bool) -> dict:
     q = PlanQuery(spec, S, G, 1.0, 0.05, gpus, demand_output_tokens_per_s=1e10 / 86400, max_devices_per_replica=8,
                   weights=("bf16", "fp8", "int8", "int4"), kv_dtypes=("bf16", "fp8"), disagg=disagg,
                   prices=PriceOverride(all_usd=2.0))
-    from ridgeline.analyses.plan import _ledger_room  # noqa: PLC0415
+    from ridgeline.analyses.plan_space import _ledger_room  # noqa: PLC0415
     from ridgeline.ops import _op_table  # noqa: PLC0415
 
     _op_table.cache_clear()

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from ridgeline.analyses.engines import EngineSettings
 from ridgeline.analyses.fit import _Model, default_overheads, fit
 from ridgeline.analyses.infer import infer
-from ridgeline.analyses.plan import (PlanQuery, evaluate, kv_capacity, layouts, plan, plan_dict,
-                                     _kv_request_bytes)
+from ridgeline.analyses.plan import PlanQuery, evaluate, kv_capacity, layouts, plan, plan_dict
+from ridgeline.analyses.plan_disagg import kv_request_bytes
 from ridgeline.analyses.plan_prices import PRICES, PriceOverride, parse_price_override, price_for
 from ridgeline.errors import InputError
 from ridgeline.hardware.load import accelerators, get_accelerator
@@ -227,7 +227,7 @@ def test_disaggregated_pools():
         bw = min(p.devices_per_replica * hp.scale_out_bw_bytes_per_s_per_direction,
                  d.devices_per_replica * hd.scale_out_bw_bytes_per_s_per_direction)
         kv_bytes = 4096 * spec.num_layers * 2 * 8 * 128 * prec.kv.bytes_per_element  # 8 KV heads x 128 dims, K and V
-        assert _kv_request_bytes(spec, prec, 4096) == kv_bytes
+        assert kv_request_bytes(spec, prec, 4096) == kv_bytes
         lat = max(hp.scale_out_latency_s or EFF.comm_latency.value, hd.scale_out_latency_s or EFF.comm_latency.value)
         assert c.kv_transfer_s == pytest.approx(lat + kv_bytes / (bw * EFF.link.value), rel=1e-12)
         assert c.ttft_s == pytest.approx(rp.ttft_s + c.kv_transfer_s, rel=REL) and c.ttft_s <= q.ttft_slo_s

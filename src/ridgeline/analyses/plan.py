@@ -29,24 +29,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from ridgeline.analyses.plan_prices import DevicePrice, PriceOverride, price_for
+from ridgeline.analyses.plan_space import LinearStep, evaluate, kv_capacity, layouts
 from ridgeline.errors import InputError
-from ridgeline.factors import PREFILL_CHUNK
 from ridgeline.hardware.spec import Accelerator
 from ridgeline.model.spec import ModelSpec
-from ridgeline.timing import Efficiencies, roofline
+from ridgeline.timing import Efficiencies
 from ridgeline.workload import ParallelPlan, Precision
 
 OBJECTIVES = ("cost", "devices", "power", "throughput")
 #: Upper bound of the batch search per replica when no engine caps it: a search bound, not a
 #: claim about engines (vLLM's default max_num_seqs is 1024 on big devices, see analyses/engines.py).
 MAX_SEARCH_BATCH = 4096
-#: Batches per evaluation call: keeps the kernels x chunk temporaries in cache.
-_CHUNK = 2048
 #: Prefill and decode candidates kept per format for pairing in the disaggregated search.
 DISAGG_PAIR_CANDIDATES = 32
 SECONDS_PER_HOUR = 3600.0
@@ -187,146 +184,6 @@ class PlanResult:
     every aggregated configuration evaluated (keep_points)."""
 
 
-# --- the candidate space ---------------------------------------------------------------------------
-
-def _pow2_upto(n: int) -> list[int]:
-    out, v = [], 1
-    while v <= n:
-        out.append(v)
-        v *= 2
-    return out
-
-
-def layouts(spec: ModelSpec, hw: Accelerator, max_devices: int) -> list[ParallelPlan]:
-    """Every (tp, pp, ep) with tp x pp <= max_devices that shards the model and has a link to run over.
-
-    tp and pp are powers of two (what heads and layer counts divide in practice); tp stays within the
-    scale-up domain (or one node); ep is 1 or tp for MoE models.
-    """
-    from ridgeline.collectives import link_for  # noqa: PLC0415
-
-    ic = hw.interconnect
-    tp_max = ic.scale_up_domain_devices or ic.devices_per_node or 8
-    out = []
-    for tp in _pow2_upto(min(max_devices, tp_max)):
-        if tp > 1 and link_for(hw, tp, 0.0) is None:
-            continue
-        for pp in _pow2_upto(max_devices // tp):
-            if pp > 1 and link_for(hw, tp * pp, 0.0) is None:
-                continue
-            for ep in ((1, tp) if spec.is_moe and tp > 1 else (1,)):
-                p = ParallelPlan(tp, pp, ep)
-                if p.problem(spec) is None:
-                    out.append(p)
-    return out
-
-
-@lru_cache(maxsize=4096)
-def _ledger_room(spec: ModelSpec, prec: Precision, plan: ParallelPlan, ov, context_tokens: int):
-    """Per stage: bytes besides the KV cache, and KV bytes of one sequence (device-independent: cached
-    across the device types of a search)."""
-    from ridgeline.analyses.memory import inference_ledger  # noqa: PLC0415
-    from ridgeline.model.kv import KVLayout  # noqa: PLC0415
-    from ridgeline.workload import InferenceWorkload  # noqa: PLC0415
-
-    wl = InferenceWorkload(1, context_tokens, min(int(PREFILL_CHUNK.value), context_tokens))
-    led = inference_ledger(spec, wl, prec, plan, KVLayout(), ov)
-    return led.stage_fixed_bytes, led.stage_kv_seq_bytes
-
-
-def kv_capacity(spec: ModelSpec, hw: Accelerator, prec: Precision, plan: ParallelPlan, context_tokens: int,
-                engine: str) -> tuple[int, str]:
-    """Sequences of ``context_tokens`` one replica holds, and what limits it.
-
-    ``ideal``: the room beside weights, activations and runtime overhead on the tightest stage
-    (= ``fit``'s max_concurrent_sequences); an engine: its KV pool in whole blocks and its
-    max_num_seqs, with max_model_len set to the context (as a deployment of this workload would).
-    """
-    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
-    from ridgeline.analyses.fit import _Model, default_overheads  # noqa: PLC0415
-    from ridgeline.model.kv import KVLayout  # noqa: PLC0415
-
-    ov = default_overheads(hw)
-    cap = hw.usable_bytes
-    if engine == "ideal":
-        fixed, kv_seq = _ledger_room(spec, prec, plan, ov, context_tokens)
-        n = min((max(int((cap - f) // kv), 0) if kv > 0 else 0) for f, kv in zip(fixed, kv_seq))
-        return n, "KV pool"
-    a = _Model(spec, prec, KVLayout(), ov, None).engine(EngineSettings(engine, max_model_len=context_tokens),
-                                                          plan, hw, cap)
-    if a.num_blocks <= 0 or a.max_concurrency < 1:
-        return 0, "KV pool"
-    by_pool = a.num_blocks // a.blocks_for_request(context_tokens)
-    return (by_pool, "KV pool") if by_pool <= a.max_num_seqs else (a.max_num_seqs, "engine max_num_seqs")
-
-
-class LinearStep:
-    """The roofline of one candidate as affine functions of the batch.
-
-    At fixed prompt S and generation G every workload feature of a prefill of B prompts, or of a
-    decode step of B/pp sequences at the mean context, is ``f0 + B * f1 + h(B) * e`` (h: the
-    experts-hit occupancy, e its unit vector; ridgeline.ops.OpTable.features). The time model is
-    linear in the features within each kernel, so each kernel's compute and memory times are three
-    numbers each, and a step over N batches costs O(kernels x N) instead of the operator matrices'
-    O(rows x features x N). Same formulas as ``Roofline.step``; tests check it against ``infer``.
-    """
-
-    def __init__(self, table, rf, prompt_tokens: int, gen_tokens: int, pp: int):
-        from ridgeline.ops import _F  # noqa: PLC0415
-
-        S, G = float(prompt_tokens), float(gen_tokens)
-        C = S + max(G - 2, 0) / 2
-        # features at B = 0 and B = 1 (experts_hit zeroed: it is carried separately)
-        f = table.features(np.array([0.0, 1.0, 0.0, 1.0 / pp]), np.array([S, S, 1.0, 1.0]), np.array([0.0, 0.0, C, C]))
-        f_pre, f_dec = (f[:, 0], f[:, 1]), (f[:, 2], f[:, 3])
-        kc = rf.kernels @ (rf.fm * rf.inv_peak)
-        km = rf.kernels @ (rf.bm * rf.inv_bw)
-        h = _F["experts_hit"]
-        self.coef = []
-        for f0, f1 in (f_pre, f_dec):
-            f0, f1 = f0.copy(), f1.copy()
-            f0[h] = f1[h] = 0.0
-            f1 = f1 - f0
-            self.coef.append((kc @ f0, kc @ f1, kc[:, h], km @ f0, km @ f1, km[:, h], f0[_F["tokens"]],
-                              f1[_F["tokens"]]))
-        moe = table.spec.moe
-        self.hit_base = 1.0 - moe.top_k / moe.num_experts if moe is not None and moe.num_experts else None
-        self.tokens_per_b = (S, 1.0 / pp)
-        self.rf = rf
-
-    def times(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(prefill step s, mean decode step s) for every batch."""
-        rf = self.rf
-        out = []
-        for (c0, c1, ch, m0, m1, mh, t0, t1), tpb in zip(self.coef, self.tokens_per_b):
-            B = batch[None, :]
-            tc = c0[:, None] + c1[:, None] * B
-            tm = m0[:, None] + m1[:, None] * B
-            if self.hit_base is not None:
-                hit = 1.0 - np.power(self.hit_base, batch * tpb)
-                tc = tc + ch[:, None] * hit
-                tm = tm + mh[:, None] * hit
-            T = t0 + t1 * batch
-            comm = np.where(T > 0, rf.comm_latency_s, 0.0) + T * rf.comm_s_per_token
-            out.append(np.maximum(tc, tm).sum(axis=0) + comm + rf.overhead_s)
-        return out[0], out[1]
-
-
-def evaluate(spec: ModelSpec, hw: Accelerator, prec: Precision, plan: ParallelPlan, batch: np.ndarray,
-             prompt_tokens: int, gen_tokens: int, eff: Efficiencies) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prefill step s, TTFT s, TPOT s) for every batch: infer's formulas on its two scenarios
-    (prefill of B prompts; decode of B/pp sequences at the mean context)."""
-    from ridgeline.ops import op_table  # noqa: PLC0415
-
-    table = op_table(spec, prec, plan)
-    ls = LinearStep(table, roofline(table, hw, eff), prompt_tokens, gen_tokens, plan.pp)
-    B = np.asarray(batch, dtype=np.float64)
-    pre, tpot = np.empty_like(B), np.empty_like(B)
-    for a in range(0, B.size, _CHUNK):
-        pre[a:a + _CHUNK], tpot[a:a + _CHUNK] = ls.times(B[a:a + _CHUNK])
-    return pre, pre + eff.request_overhead.value, tpot
-
-
 # --- ranking ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -421,226 +278,6 @@ def _rank_key(q: PlanQuery, cfg: PlanConfig) -> tuple:
     return (k, cost, cfg.devices, cfg.gpu, cfg.tp, cfg.pp, cfg.ep, cfg.weights, cfg.kv_dtype, cfg.engine, cfg.batch)
 
 
-# --- disaggregated pairs ---------------------------------------------------------------------------
-
-def _kv_request_bytes(spec: ModelSpec, prec: Precision, prompt_tokens: int) -> float:
-    """KV of one prompt, every layer, whole model (sliding windows applied): what crosses the network."""
-    from ridgeline.analyses.memory import stage_cached_tokens  # noqa: PLC0415
-    from ridgeline.model.kv import KVLayout, kv_elements_per_token_layer  # noqa: PLC0415
-
-    lay = KVLayout()
-    return stage_cached_tokens(spec, range(spec.num_layers), prompt_tokens, lay) * \
-        kv_elements_per_token_layer(spec, lay) * prec.kv.bytes_per_element
-
-
-def _disagg(q: PlanQuery, cands: list[_Cand], notes: list[str]) -> tuple[list[PlanConfig], int]:
-    """Best (prefill, decode) pairs per weight/KV format; returns configs and pairs x batches evaluated."""
-    G, D = q.gen_tokens, q.demand_output_tokens_per_s
-    rate = D / G if D else None  # requests/s
-    no_nic = sorted({c.hw.id for c in cands if not c.hw.interconnect.scale_out_bw_bytes_per_s_per_direction})
-    if no_nic:
-        notes.append("disaggregated: no scale-out bandwidth in the data for " + ", ".join(no_nic) +
-                     " (the KV transfer cannot be timed); they serve aggregated only")
-    groups: dict[tuple, list[_Cand]] = {}
-    for c in cands:
-        if c.hw.interconnect.scale_out_bw_bytes_per_s_per_direction and c.bmax >= 1:
-            groups.setdefault((c.prec.weights.name, c.prec.kv.name), []).append(c)
-    out, evaluated = [], 0
-    for group in groups.values():
-        dec = []  # (resource per output token, candidate, batch index, replicas)
-        pre = []  # (lower bound resource per request, candidate)
-        for c in group:
-            w = _weight(q, c.hw, c.price)
-            if not math.isfinite(w):
-                continue
-            n, dev = c.bmax, c.plan.devices
-            B = np.arange(1, n + 1, dtype=np.float64)
-            ok = c.tpot[:n] <= q.tpot_slo_s
-            if ok.any():
-                per_tok = w * dev * c.tpot[:n] / B if not D else w * dev * np.ceil(D * c.tpot[:n] / B) / D
-                i = int(np.argmin(np.where(ok, per_tok, np.inf)))
-                dec.append((float(per_tok[i]), c, i))
-            okp = c.ttft[:n] <= q.ttft_slo_s
-            if okp.any():
-                per_req = w * dev * c.pre[:n] / B
-                pre.append((float(per_req[okp].min()), c))
-        dec.sort(key=lambda t: t[0])
-        pre.sort(key=lambda t: t[0])
-        if not dec or not pre:
-            continue
-        kvb = _kv_request_bytes(q.spec, group[0].prec, q.prompt_tokens)
-        for dcost, d, j in dec[:DISAGG_PAIR_CANDIDATES]:
-            for _, p in pre[:DISAGG_PAIR_CANDIDATES]:
-                icp, icd = p.hw.interconnect, d.hw.interconnect
-                bw = min(p.plan.devices * icp.scale_out_bw_bytes_per_s_per_direction,
-                         d.plan.devices * icd.scale_out_bw_bytes_per_s_per_direction)
-                lat = max(icp.scale_out_latency_s or q.eff.comm_latency.value,
-                          icd.scale_out_latency_s or q.eff.comm_latency.value)
-                xfer = lat + kvb / (bw * q.eff.link.value)
-                n = p.bmax
-                evaluated += n
-                B = np.arange(1, n + 1, dtype=np.float64)
-                ok = p.ttft[:n] + xfer <= q.ttft_slo_s
-                if not ok.any():
-                    continue
-                wp, dev_p = _weight(q, p.hw, p.price), p.plan.devices
-                if rate:
-                    rep_p = np.ceil(rate * p.pre[:n] / B)
-                    per_tok = wp * dev_p * rep_p / D + dcost
-                else:
-                    per_tok = wp * dev_p * p.pre[:n] / B / G + dcost
-                i = int(np.argmin(np.where(ok, per_tok, np.inf)))
-                out.append(_pair_config(q, p, i, d, j, xfer, ok))
-    return out, evaluated
-
-
-def _pair_config(q: PlanQuery, p: _Cand, i: int, d: _Cand, j: int, xfer: float, ok_p: np.ndarray) -> PlanConfig:
-    G, D = q.gen_tokens, q.demand_output_tokens_per_s
-    bp, bd = i + 1, j + 1
-    pre_s, tpot = float(p.pre[i]), float(d.tpot[j])
-    dev_p, dev_d = p.plan.devices, d.plan.devices
-    pr_p = p.price.usd_per_device_hour if p.price else math.nan
-    pr_d = d.price.usd_per_device_hour if d.price else math.nan
-    # device-seconds per output token in each pool, fully loaded
-    ds_p = dev_p * pre_s / bp / G
-    ds_d = dev_d * tpot / bd
-    if D:
-        rep_p = math.ceil(D / G * pre_s / bp)
-        rep_d = math.ceil(D * tpot / bd)
-        devices = rep_p * dev_p + rep_d * dev_d
-        usd_h = rep_p * dev_p * pr_p + rep_d * dev_d * pr_d
-        served = D
-        ratio = rep_p * dev_p / (rep_d * dev_d)
-        power = rep_p * dev_p * (p.hw.tdp_w or math.nan) + rep_d * dev_d * (d.hw.tdp_w or math.nan)
-    else:
-        rep_p = rep_d = None
-        devices = dev_p + dev_d
-        served = 1 / (ds_p + ds_d)  # output tokens/s per device, both pools fully loaded
-        usd_h = pr_p * ds_p / (ds_p + ds_d) + pr_d * ds_d / (ds_p + ds_d)  # per device-hour of the mix
-        ratio = ds_p / ds_d
-        power = ((p.hw.tdp_w or math.nan) * ds_p + (d.hw.tdp_w or math.nan) * ds_d) / (ds_p + ds_d)
-    if D:
-        part_p = rep_p * dev_p * pr_p / SECONDS_PER_HOUR / D * TOKENS_PER_MILLION
-        part_d = rep_d * dev_d * pr_d / SECONDS_PER_HOUR / D * TOKENS_PER_MILLION
-    else:
-        part_p = pr_p / SECONDS_PER_HOUR * ds_p * TOKENS_PER_MILLION
-        part_d = pr_d / SECONDS_PER_HOUR * ds_d * TOKENS_PER_MILLION
-    per_device = D / devices if D else served
-    cost_m = usd_h / SECONDS_PER_HOUR / served * TOKENS_PER_MILLION
-    fin = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
-    ttft = float(p.ttft[i]) + xfer
-    if j + 1 >= d.bmax:
-        lim_d = d.limit
-    elif d.tpot[j + 1] > q.tpot_slo_s:
-        lim_d = "TPOT SLO"
-    else:
-        lim_d = "replica rounding" if D else "objective"
-    gpu = d.hw.id if p.hw.id == d.hw.id else f"{p.hw.id}+{d.hw.id}"
-    name = d.hw.name if p.hw.id == d.hw.id else f"{p.hw.name} (prefill) + {d.hw.name} (decode)"
-    src = "; ".join(sorted({(x.price.source + (f", {x.price.date}" if x.price.date else "")) if x.price else "no price"
-                            for x in (p, d)}))
-    return PlanConfig(
-        mode="disaggregated", gpu=gpu, gpu_name=name, devices=int(devices), devices_per_replica=dev_d,
-        replicas=rep_d, tp=d.plan.tp, pp=d.plan.pp, ep=d.plan.ep, batch=bd, weights=d.prec.weights.name,
-        kv_dtype=d.prec.kv.name, engine=d.engine if p.engine == d.engine else f"{p.engine}+{d.engine}",
-        ttft_s=ttft, tpot_s=tpot, ttft_margin=1 - ttft / q.ttft_slo_s, tpot_margin=1 - tpot / q.tpot_slo_s,
-        output_tokens_per_s_per_device=per_device, tokens_per_s_per_user=1 / tpot,
-        output_tokens_per_s_per_replica=bd / tpot, cost_per_million_output_tokens=fin(cost_m),
-        cost_per_million_tokens=fin(cost_m * G / (q.prompt_tokens + G)),
-        usd_per_hour=fin(usd_h) if D else None, price_usd_per_device_hour=fin(pr_d), price_source=src,
-        power_w=fin(power) if D else None, batch_limit=lim_d,
-        prefill=Pool(p.hw.id, dev_p, rep_p, p.plan.tp, p.plan.pp, p.plan.ep, bp, pre_s, fin(pr_p), fin(part_p)),
-        decode=Pool(d.hw.id, dev_d, rep_d, d.plan.tp, d.plan.pp, d.plan.ep, bd, tpot, fin(pr_d), fin(part_d)),
-        kv_transfer_s=xfer, prefill_decode_device_ratio=ratio)
-
-
-# --- explanations ----------------------------------------------------------------------------------
-
-def _label(c: PlanConfig) -> str:
-    if c.mode == "disaggregated":
-        p, d = c.prefill, c.decode
-        return (f"disaggregated {p.gpu} tp{p.tp} pp{p.pp} batch {p.batch} (prefill) + {d.gpu} tp{d.tp} pp{d.pp} "
-                f"batch {d.batch} (decode), {c.weights}/{c.kv_dtype}")
-    ep = f" ep{c.ep}" if c.ep > 1 else ""
-    return f"{c.gpu} tp{c.tp} pp{c.pp}{ep} {c.weights}/{c.kv_dtype} batch {c.batch} ({c.engine})"
-
-
-def why_best(q: PlanQuery, a: PlanConfig, b: PlanConfig | None) -> str:
-    """One paragraph: why ``a`` ranks above ``b`` under the objective, from the factors of the metric."""
-    if b is None:
-        return f"{_label(a)} is the only configuration that meets the SLO."
-    tps_a, tps_b = a.output_tokens_per_s_per_device, b.output_tokens_per_s_per_device
-    lim = f"its batch stops at {a.batch} ({a.batch_limit}); the runner-up's at {b.batch} ({b.batch_limit})"
-    if q.objective == "cost" and a.cost_per_million_output_tokens and b.cost_per_million_output_tokens and \
-            "disaggregated" in (a.mode, b.mode):
-        part = lambda c: (f"prefill ${c.prefill.cost_per_million_output_tokens:.4g} + decode "  # noqa: E731
-                          f"${c.decode.cost_per_million_output_tokens:.4g}" if c.mode == "disaggregated" else "one pool")
-        return (f"{_label(a)} costs ${a.cost_per_million_output_tokens:.4g} per million output tokens ({part(a)}) against "
-                f"${b.cost_per_million_output_tokens:.4g} ({part(b)}) for {_label(b)} "
-                f"({b.cost_per_million_output_tokens / a.cost_per_million_output_tokens - 1:+.0%}); TTFT {a.ttft_s * 1e3:.4g} vs "
-                f"{b.ttft_s * 1e3:.4g} ms, TPOT {a.tpot_s * 1e3:.4g} vs {b.tpot_s * 1e3:.4g} ms; {lim}.")
-    if q.objective == "cost" and a.cost_per_million_output_tokens and b.cost_per_million_output_tokens:
-        pa, pb = a.price_usd_per_device_hour or math.nan, b.price_usd_per_device_hour or math.nan
-        return (f"{_label(a)} costs ${a.cost_per_million_output_tokens:.4g} per million output tokens against "
-                f"${b.cost_per_million_output_tokens:.4g} for {_label(b)} "
-                f"({b.cost_per_million_output_tokens / a.cost_per_million_output_tokens - 1:+.0%}). Cost per token is price per "
-                f"device-hour over output tokens per device-hour: the runner-up pays {pb / pa:.2f}x the price per "
-                f"device and gets {tps_b / tps_a:.2f}x the output tokens/s per device; {lim}.")
-    if q.objective == "power" and a.power_w and b.power_w:
-        return (f"{_label(a)} draws {a.power_w / 1e3:.3g} kW at TDP against {b.power_w / 1e3:.3g} kW for {_label(b)}; "
-                f"output tokens/s per device {tps_a:.4g} vs {tps_b:.4g}; {lim}.")
-    dv = lambda n: f"{n} device{'s' if n != 1 else ''}"  # noqa: E731
-    return (f"{_label(a)} delivers {tps_a:.4g} output tokens/s per device ({dv(a.devices)}) against {tps_b:.4g} "
-            f"({dv(b.devices)}) for {_label(b)}; {lim}.")
-
-
-def explain_ranking(q: PlanQuery, ranked: list[PlanConfig]) -> str:
-    """Why the first beats the next; when they tie on the objective, say so and compare with the first
-    configuration that ranks strictly worse."""
-    best = ranked[0]
-    nxt = ranked[1] if len(ranked) > 1 else None
-    if nxt is None:
-        return why_best(q, best, None)
-    k0 = _rank_key(q, best)[0]
-    if _rank_key(q, nxt)[0] > k0 * (1 + 1e-9) + 1e-300:
-        return why_best(q, best, nxt)
-    ties = [r for r in ranked[1:] if _rank_key(q, r)[0] <= k0 * (1 + 1e-9) + 1e-300]
-    worse = next((r for r in ranked[1:] if _rank_key(q, r)[0] > k0 * (1 + 1e-9) + 1e-300), None)
-    text = (f"{len(ties)} other configuration{'s' if len(ties) > 1 else ''} tie{'' if len(ties) > 1 else 's'} with "
-            f"{_label(best)} on the objective (e.g. {_label(nxt)}); ties go to the cheaper, then the one with fewer "
-            "devices, then the smaller layout and batch. ")
-    return text + (why_best(q, best, worse) if worse is not None else "")
-
-
-def _hints(q: PlanQuery, miss: PlanConfig | None, fastest_tpot: tuple | None, fastest_ttft: tuple | None) -> list[str]:
-    out = []
-    if miss is None:
-        out.append(f"no layout holds one sequence of {q.prompt_tokens + q.gen_tokens} tokens: allow more devices per "
-                   f"replica (--max-gpus {2 * q.max_devices_per_replica}), smaller weights (--weights fp8,int4) or a "
-                   "device with more memory")
-        return out
-    out.append(f"the nearest miss, {_label(miss)}, meets an SLO of TTFT {miss.ttft_s * 1e3:.4g} ms and TPOT "
-               f"{miss.tpot_s * 1e3:.4g} ms (asked: {q.ttft_slo_s * 1e3:.4g} ms and {q.tpot_slo_s * 1e3:.4g} ms)")
-    over = q.eff.step_overhead.value
-    if fastest_tpot and fastest_tpot[0] > q.tpot_slo_s:
-        msg = (f"no configuration decodes fast enough: the fastest TPOT in the space is {fastest_tpot[0] * 1e3:.4g} ms "
-               f"({fastest_tpot[1]}, batch 1)")
-        if over >= q.tpot_slo_s:
-            msg += (f"; the fixed per-step overhead alone ({q.eff.step_overhead.name} = {over * 1e3:.3g} ms) exceeds "
-                    "the TPOT SLO, and no layout removes it")
-        else:
-            msg += (f", of which {over * 1e3:.3g} ms is the fixed per-step overhead ({q.eff.step_overhead.name}); the "
-                    "rest streams the weights once per step, so it needs more memory bandwidth per replica: more "
-                    "devices per replica (--max-gpus), a device with faster memory, or smaller weights "
-                    "(--weights fp8,int4)")
-        out.append(msg)
-    if fastest_ttft and fastest_ttft[0] > q.ttft_slo_s:
-        out.append(f"no configuration prefills fast enough: the fastest TTFT in the space is "
-                   f"{fastest_ttft[0] * 1e3:.4g} ms ({fastest_ttft[1]}, batch 1); prefill is compute-bound, so it "
-                   "needs more FLOP/s per replica (more devices, fp8 compute) or a shorter prompt")
-    return out
-
-
 # --- the search ------------------------------------------------------------------------------------
 
 def _precisions(q: PlanQuery, notes: list[str]) -> list[Precision]:
@@ -670,6 +307,9 @@ def _precisions(q: PlanQuery, notes: list[str]) -> list[Precision]:
 
 def plan(q: PlanQuery) -> PlanResult:
     """Search the space of ``q`` and rank what meets its SLO."""
+    from ridgeline.analyses.plan_disagg import disagg_pairs  # noqa: PLC0415
+    from ridgeline.analyses.plan_explain import explain_ranking, hints  # noqa: PLC0415
+
     t0 = time.perf_counter()
     notes: list[str] = []
     S, G = q.prompt_tokens, q.gen_tokens
@@ -734,7 +374,7 @@ def plan(q: PlanQuery) -> PlanResult:
                          f"--price-per-gpu-hour {no_price[0]}=2.5")
     n_pairs = 0
     if q.disagg:
-        pairs, n_pairs = _disagg(q, cands, notes)
+        pairs, n_pairs = disagg_pairs(q, cands, notes)
         best_rows.extend(pairs)
     best_rows.sort(key=lambda r: _rank_key(q, r))
     top = tuple(best_rows[:q.top_k])
@@ -744,7 +384,7 @@ def plan(q: PlanQuery) -> PlanResult:
         c, m, iv = miss[1]
         nearest = _agg_config(q, c, m, iv, "nearest miss")
     why = explain_ranking(q, best_rows) if feasible else ""
-    hints = () if feasible else tuple(_hints(q, nearest, fastest_tpot, fastest_ttft))
+    hints_ = () if feasible else tuple(hints(q, nearest, fastest_tpot, fastest_ttft))
     pts = None
     if q.keep_points:
         pts = {k: tuple(np.concatenate([t[i] for t in v]) for i in range(3)) for k, v in points.items()}
@@ -754,7 +394,7 @@ def plan(q: PlanQuery) -> PlanResult:
                "max_devices_per_replica": q.max_devices_per_replica,
                "weights": sorted({p.weights.name for p in precs}), "kv_dtypes": sorted({p.kv.name for p in precs}),
                "engines": list(q.engines)}
-    return PlanResult(summary, top, feasible, why, nearest, hints, evaluated + n_pairs, evaluated, n_pairs, len(cands),
+    return PlanResult(summary, top, feasible, why, nearest, hints_, evaluated + n_pairs, evaluated, n_pairs, len(cands),
                       time.perf_counter() - t0, tuple(notes), pts)
 
 
@@ -863,4 +503,4 @@ def plan_request(req: PlanRequest) -> tuple[PlanQuery, PlanResult]:
 
 
 __all__ = ["OBJECTIVES", "LinearStep", "PlanConfig", "PlanQuery", "PlanRequest", "PlanResult", "Pool", "evaluate",
-           "kv_capacity", "layouts", "plan", "plan_dict", "plan_request", "why_best"]
+           "kv_capacity", "layouts", "plan", "plan_dict", "plan_request"]
