@@ -695,6 +695,51 @@ def trends(
         _console().print(f"plot written to {plot}")
 
 
+@app.command()
+def plan(
+    model: Annotated[str, typer.Argument(help="Preset name, config.json path, checkpoint folder or hub id.")],
+    prompt: Annotated[str, typer.Option(help="Prompt tokens per request: 2048, 2k.")] = "1024",
+    gen: Annotated[str, typer.Option(help="Generated tokens per request.")] = "128",
+    ttft: Annotated[str, typer.Option(help="Time-to-first-token SLO: 1s, 500ms.")] = "1s",
+    tpot: Annotated[str, typer.Option(help="Time-per-output-token SLO: 50ms.")] = "50ms",
+    rate: Annotated[Optional[str], typer.Option(help="Demand in requests per second.")] = None,
+    tokens_per_day: Annotated[Optional[str], typer.Option(help="Demand in tokens per day, prompt + generated (as fleet counts them): 1e10.")] = None,
+    gpu: Annotated[Optional[list[str]], typer.Option("--gpu", "-g", help="Device types to search (repeat or comma-separate; default: every device with a price, or every GPU/NPU/TPU for the other objectives).")] = None,
+    max_gpus: Annotated[int, typer.Option(help="Most devices per replica (tp x pp).")] = 8,
+    weights: Annotated[Optional[str], typer.Option(help="Weight formats to search, comma-separated (default: the checkpoint's and fp8).")] = None,
+    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV-cache formats to search, comma-separated (default: the unquantized format and fp8).")] = None,
+    engine: Annotated[str, typer.Option(help="Engine profiles whose KV pool and max_num_seqs cap the batch, comma-separated: ideal, vllm, sglang, trtllm.")] = "ideal",
+    objective: Annotated[str, typer.Option(help="cost (USD per million output tokens), devices, power or throughput (per device).")] = "cost",
+    disagg: Annotated[bool, typer.Option("--disagg", help="Also search disaggregated prefill and decode pools.")] = False,
+    top: Annotated[int, typer.Option(help="How many configurations to show.")] = 5,
+    price_per_gpu_hour: Annotated[Optional[str], typer.Option(help="USD per device-hour: one number for every device, or NAME=USD pairs (h100=2.5,b200=5); replaces the sourced table.")] = None,
+    plot: Annotated[Optional[str], typer.Option(help="Write a PNG of the Pareto frontier (throughput per device vs tokens/s per user).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The cheapest deployment of MODEL that meets a TTFT and TPOT SLO: device type, devices, tp/pp/ep, formats, batch."""
+    from ridgeline.analyses.plan import PlanRequest, plan_dict, plan_request  # noqa: PLC0415
+
+    if plot:
+        from ridgeline.plots_plan import check_plot_path  # noqa: PLC0415
+
+        check_plot_path(plot)
+    _, r = plan_request(PlanRequest(model, prompt, gen, ttft, tpot, rate, tokens_per_day, tuple(gpu or ()), max_gpus,
+                                    weights, kv_dtype, engine, objective, disagg, top, price_per_gpu_hour,
+                                    keep_points=bool(plot)))
+    if plot:
+        from ridgeline.plots_plan import pareto_plot  # noqa: PLC0415
+
+        pareto_plot(r, plot)
+    if as_json:
+        _emit(plan_dict(r))
+        return
+    from ridgeline.render_plan import plan_table  # noqa: PLC0415
+
+    plan_table(r, _console())
+    if plot:
+        _console().print(f"plot written to {plot}")
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
 
