@@ -444,6 +444,36 @@ def hardware(
         hardware_detail(a, _console())
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind. Only 127.0.0.1 / localhost / ::1 unless --allow-remote.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow binding a non-loopback address (the page has no authentication).")] = False,
+) -> None:
+    """A local web page with every answer (fit, infer, models, hardware) and its JSON API. Needs the web extra."""
+    import ipaddress  # noqa: PLC0415
+
+    loopback = host in ("localhost",)
+    try:
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if not loopback and not allow_remote:
+        raise InputError(f"--host: {host[:80]!r} is not a loopback address; the page has no authentication, so it "
+                         "binds 127.0.0.1 by default. Pass --allow-remote to serve other machines on purpose", field="--host")
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port: must be in 0..65535, got {port}")
+    try:
+        import uvicorn  # noqa: PLC0415
+
+        from ridgeline.web.app import create_app  # noqa: PLC0415
+    except ImportError as e:
+        raise InputError(f"serve: the web extra is not installed ({e.name} missing); "
+                         "run: pip install 'ridgeline[web]'") from None
+    sys.stderr.write(f"ridgeline: serving on http://{host}:{port}/ (Ctrl-C stops it)\n")
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
 
