@@ -43,6 +43,30 @@ def get(path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
     return out["status"], out["headers"], out["body"]
 
 
+def post(path: str, body: bytes) -> tuple[int, dict]:
+    """A POST through the ASGI app, the body in 64 KiB chunks; (status, JSON)."""
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    chunks = [body[i:i + 65536] for i in range(0, len(body), 65536)] or [b""]
+    out: dict = {"body": b""}
+
+    async def receive():
+        c = chunks.pop(0) if chunks else b""
+        return {"type": "http.request", "body": c, "more_body": bool(chunks)}
+
+    async def send(msg):
+        if msg["type"] == "http.response.start":
+            out["status"] = msg["status"]
+        elif msg["type"] == "http.response.body":
+            out["body"] += msg.get("body", b"")
+
+    asyncio.run(APP(scope, receive, send))
+    return out["status"], json.loads(out["body"])
+
+
 def get_json(path: str) -> tuple[int, dict]:
     status, _, body = get(path)
     return status, json.loads(body)
@@ -188,8 +212,8 @@ def test_pages_reference_nothing_outside(page):
     assert not re.search(r"https?://", html), re.search(r".{40}https?://.{40}", html)
     assert not re.search(r"""(src|href)=["']//""", html)
     # every input has a label
-    ids = re.findall(r'<(?:input|select)[^>]* id="([^"]+)"', html)
-    assert ids and all(f'<label for="{i}">' in html for i in ids)
+    ids = re.findall(r'<(?:input|select|textarea)[^>]* id="([^"]+)"', html)
+    assert ids and all(f'<label for="{i}"' in html for i in ids)
     assert "default-src 'none'" in headers["content-security-policy"]
     # the assets it loads are shipped, and reference no URL but the SVG namespace name
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
@@ -234,3 +258,76 @@ def test_serve_refuses_a_non_loopback_host(capsys):
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--allow-remote" in err and "loopback" in err
+
+
+def _preset_text(name: str) -> str:
+    from ridgeline.model.load import find_preset, preset_config
+
+    return json.dumps(preset_config(find_preset(name)))
+
+
+def _device_text(file: str) -> str:
+    from importlib import resources
+
+    return resources.files("ridgeline.hardware.data").joinpath(file).read_text("utf-8")
+
+
+def _without_names(d: dict) -> dict:
+    d = json.loads(json.dumps(d))
+    for k in ("name", "source"):
+        d["model"].pop(k)
+    return d
+
+
+@pytest.mark.parametrize("query", ["gpu=h100&weights=bf16", "gpu=h200&tp=8&context=32k&kv_dtype=fp8",
+                                   "gpu=h100&engine=vllm&batch=max&context=8k", "gpu=h100&context=max"])
+@pytest.mark.parametrize("model", ["llama-3-70b", "deepseek-v3", "gemma-2-9b-it"])
+def test_pasted_config_gives_the_presets_numbers(model, query):
+    """A pasted config.json (the preset's own file) goes through fit_objects, the mirror of
+    fit_request: every number equal, only the model's name and source differ."""
+    status, got = post(f"/api/fit?{query}", json.dumps({"config": _preset_text(model)}).encode())
+    assert status == 200, got
+    want = get_json(f"/api/fit?model={model}&{query}")[1]
+    assert got["model"]["source"] == "config.json pasted in the page"
+    assert _without_names(got) == _without_names(want)
+
+
+def test_pasted_device_toml_gives_the_devices_numbers():
+    body = json.dumps({"hardware": _device_text("h100-sxm.toml")}).encode()
+    status, got = post("/api/fit?model=llama-3-70b&weights=int8", body)
+    assert status == 200, got
+    want = get_json("/api/fit?model=llama-3-70b&gpu=h100&weights=int8")[1]
+    assert got["per_device"] == want["per_device"] and got["min_devices"] == want["min_devices"]
+    status, got = post("/api/infer?model=llama-3-70b&tp=4&batch=16", body)
+    want = get_json("/api/infer?model=llama-3-70b&gpu=h100&tp=4&batch=16")[1]
+    assert status == 200 and got == want
+
+
+def test_pasted_config_for_infer():
+    body = json.dumps({"config": _preset_text("qwen3-8b")}).encode()
+    status, got = post("/api/infer?gpu=h100&batch=8&explain=1", body)
+    want = get_json("/api/infer?model=qwen3-8b&gpu=h100&batch=8&explain=1")[1]
+    assert status == 200 and _without_names(got) == _without_names(want)
+
+
+@pytest.mark.parametrize("body, field, needle", [
+    ({"config": "{not json"}, "config", "pasted config.json: invalid JSON at line 1"),
+    ({"config": "[1, 2]"}, "config", "expected a JSON object"),
+    ({"config": json.dumps({"model_type": "llama", "num_hidden_layers": 2})}, "config", "is missing; add"),
+    ({"config": json.dumps({"model_type": "no-such-arch"})}, "config", "no-such-arch"),
+    ({"config": "[" * 100000 + "]" * 100000}, "config", "pasted config.json"),
+    ({"hardware": "id = "}, "hardware", "pasted device TOML: invalid TOML"),
+    ({"hardware": "id = 'x'"}, "hardware", "missing"),
+    ({"colour": "blue"}, None, "takes only"),
+])
+def test_pasted_errors_name_the_field(body, field, needle):
+    status, d = post("/api/fit?model=llama-3-70b", json.dumps(body).encode())
+    assert status == 400, d
+    assert needle in d["error"] and "\n" not in d["error"] and "Traceback" not in d["error"]
+    if field:
+        assert d["field"] == field
+
+
+def test_oversized_body_is_refused_unread():
+    status, d = post("/api/fit?model=llama-3-70b", b'{"config": "' + b"x" * (3 * 2**20) + b'"}')
+    assert status == 413 and d["field"] == "config"

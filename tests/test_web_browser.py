@@ -70,7 +70,10 @@ def browser(server, tmp_path_factory):
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=ARGS,
             viewport=DESKTOP)
         requests: list[str] = []
+        problems: list[str] = []  # console errors (a CSP violation is one) and uncaught exceptions
         ctx.on("request", lambda r: requests.append(r.url))
+        ctx.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        ctx.on("weberror", lambda e: problems.append(str(e.error)))
 
         def only_local(route):
             if route.request.url.startswith(server + "/"):
@@ -80,6 +83,7 @@ def browser(server, tmp_path_factory):
 
         ctx.route("**/*", only_local)
         ctx.requests = requests
+        ctx.problems = problems
         yield ctx
         ctx.close()
 
@@ -195,6 +199,28 @@ def test_infer_page_chart_explain_keyboard_timing(browser, server, shots):
     page.close()
 
 
+def test_pasted_config_error_beside_it_then_the_answer(browser, server):
+    from ridgeline.model.load import find_preset, preset_config
+
+    page = browser.new_page()
+    page.goto(f"{server}/fit?gpu=h100&weights=bf16")
+    settle(page)
+    page.locator("#paste summary").click()
+    page.fill("#f-config", '{"model_type": "llama", "num_hidden_layers": 2}')
+    page.wait_for_function("() => !document.getElementById('e-config').hidden", timeout=WAIT_MS)
+    settle(page)
+    msg = page.locator("#e-config").inner_text()
+    assert "is missing" in msg and "\n" not in msg and "Traceback" not in page.content()
+    page.fill("#f-config", json.dumps(preset_config(find_preset("qwen3-8b"))))
+    page.wait_for_function("() => document.getElementById('e-config').hidden", timeout=WAIT_MS)
+    settle(page)
+    assert "pasted-config" in page.locator("#verdict").inner_text()
+    want = api(server, "/api/fit?model=qwen3-8b&gpu=h100&weights=bf16")
+    assert float(raw(page, "per_device.total_bytes")) == want["per_device"]["total_bytes"]
+    assert "config.json" not in page.evaluate("location.search")  # the pasted text stays in the tab
+    page.close()
+
+
 def test_model_and_hardware_pages(browser, server):
     page = browser.new_page()
     page.goto(f"{server}/model?name=deepseek-v3")
@@ -232,8 +258,11 @@ def test_screenshots_phone_desktop_light_dark(browser, server, shots, path):
     page.close()
 
 
-def test_no_request_left_the_machine(browser, server):
-    # runs last in this module: every request of every page above went to the local server
+def test_no_request_left_the_machine_and_no_script_error(browser, server):
+    # runs last in this module: every request of every page above went to the local server, and
+    # no page logged an error (the 400 answers to the bad inputs above excepted)
     assert browser.requests, "no requests recorded"
     outside = [u for u in browser.requests if not u.startswith(server + "/")]
     assert not outside, outside[:5]
+    errors = [p for p in browser.problems if "status of 400" not in p]
+    assert not errors, errors[:5]

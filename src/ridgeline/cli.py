@@ -470,6 +470,9 @@ def serve(
     except ImportError as e:
         raise InputError(f"serve: the web extra is not installed ({e.name} missing); "
                          "run: pip install 'ridgeline[web]'") from None
+    from ridgeline.web.api import warm  # noqa: PLC0415
+
+    warm()  # imports and caches before listening: the first answer is as fast as the others
     sys.stderr.write(f"ridgeline: serving on http://{host}:{port}/ (Ctrl-C stops it)\n")
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 

@@ -150,15 +150,123 @@ def json_safe(obj: dict) -> dict:
     return _json_safe(obj)
 
 
-def fit_json(query: Mapping[str, str]) -> dict:
-    """What ``ridgeline fit MODEL --gpu ... --json`` prints, key for key."""
+def fit_json(query: Mapping[str, str], body: bytes = b"") -> dict:
+    """What ``ridgeline fit MODEL --gpu ... --json`` prints, key for key.
+
+    ``body`` (a POST): ``{"config": "<config.json text>", "hardware": "<device TOML text>"}``, either
+    optional; a pasted config replaces the model, a pasted device the gpu."""
     from ridgeline.analyses.fit import FitRequest, fit_request  # noqa: PLC0415
     from ridgeline.serialize import to_jsonable  # noqa: PLC0415
 
     p = parse_params(query, FIT_PARAMS)
-    model = safe_model(p.pop("model"))
-    gpu = safe_gpu(p.pop("gpu")).id
-    return to_jsonable(fit_request(FitRequest(model=model, gpu=gpu, **p)))
+    spec, hw = pasted(body)
+    if spec is None and hw is None:
+        model = safe_model(p.pop("model"))
+        gpu = safe_gpu(p.pop("gpu")).id
+        return to_jsonable(fit_request(FitRequest(model=model, gpu=gpu, **p)))
+    from ridgeline.model.load import load_model  # noqa: PLC0415
+
+    spec = spec or load_model(safe_model(p["model"]))
+    hw = hw or safe_gpu(p["gpu"])
+    return to_jsonable(fit_objects(spec, hw, FitRequest(**(p | {"model": spec.name, "gpu": hw.id}))))
+
+
+#: Largest POST body: a pasted config.json and a device TOML (real configs are under 100 kB).
+MAX_BODY_BYTES = 2 * 2**20
+
+
+def pasted(body: bytes):
+    """(spec, accelerator) from a POST body, each None when not given. Validated exactly as the CLI
+    validates a config.json file and a hardware .toml file; errors name the pasted field."""
+    if not body:
+        return None, None
+    import json  # noqa: PLC0415
+    import tomllib  # noqa: PLC0415
+
+    from ridgeline.errors import ConfigError  # noqa: PLC0415
+    from ridgeline.hardware.load import MAX_TOML_BYTES, accelerator_from_dict  # noqa: PLC0415
+    from ridgeline.model.hf import spec_from_config  # noqa: PLC0415
+    from ridgeline.model.load import MAX_CONFIG_BYTES, parse_json_object  # noqa: PLC0415
+
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError(f"request: body over {MAX_BODY_BYTES:,} bytes; paste one config.json", field="config")
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InputError("request: the body must be a JSON object {\"config\": ..., \"hardware\": ...}") from None
+    if not isinstance(obj, dict) or set(obj) - {"config", "hardware"}:
+        raise InputError("request: the body takes only \"config\" (config.json text) and \"hardware\" (TOML text)")
+    spec = hw = None
+    cfg_text, hw_text = obj.get("config"), obj.get("hardware")
+    if cfg_text is not None and (not isinstance(cfg_text, str) or cfg_text.strip()):
+        try:
+            if not isinstance(cfg_text, str) or len(cfg_text) > MAX_CONFIG_BYTES:
+                raise ConfigError("config.json: paste the text of one config.json file")
+            cfg = parse_json_object(cfg_text.encode("utf-8", "replace"), "pasted config.json")
+            spec = spec_from_config(cfg, name="pasted-config", source="config.json pasted in the page")
+        except InputError as e:
+            e.field = "config"
+            raise
+    if hw_text is not None and (not isinstance(hw_text, str) or hw_text.strip()):
+        where = "pasted device TOML"
+        try:
+            if not isinstance(hw_text, str) or len(hw_text) > MAX_TOML_BYTES:
+                raise ConfigError(f"{where}: paste the text of one hardware .toml file (at most {MAX_TOML_BYTES:,} bytes)")
+            try:
+                d = tomllib.loads(hw_text)
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"{where}: invalid TOML ({e}); fix the text") from None
+            except RecursionError:
+                raise ConfigError(f"{where}: nested too deeply to be a hardware file") from None
+            hw = accelerator_from_dict(d, where)
+        except InputError as e:
+            e.field = "hardware"
+            raise
+    return spec, hw
+
+
+def fit_objects(spec, hw, req):
+    """:func:`ridgeline.analyses.fit.fit_request` for an already built spec and device (a pasted
+    config.json or device TOML): the same decisions, step for step, minus the file and name lookups
+    (no checkpoint on disk here). A test checks it against fit_request on the preset's own config."""
+    from ridgeline.analyses import fit as F  # noqa: PLC0415
+    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
+    from ridgeline.model.kv import KVLayout  # noqa: PLC0415
+    from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision  # noqa: PLC0415
+
+    for opt, val in (("--weights", req.weights), ("--kv-dtype", req.kv_dtype), ("--keep", req.keep),
+                     ("--unquantized", req.unquantized)):
+        if val is not None and not str(val).strip():
+            raise InputError(f"{opt}: empty value; give a value or leave the option out")
+    prec = Precision.build(spec, req.weights, req.kv_dtype, None, req.unquantized, F._keep_roles(req.keep))
+    eng = EngineSettings(req.engine, req.memory_fraction, F._tokens(req.max_model_len, "--max-model-len"),
+                         F._tokens(req.max_num_batched_tokens, "--max-num-batched-tokens"), req.max_num_seqs,
+                         req.block_size, req.engine_version)
+    ctx_max = isinstance(req.context, str) and req.context.strip().lower() == "max"
+    batch_max = isinstance(req.batch, str) and req.batch.strip().lower() == "max"
+    if ctx_max and batch_max:
+        raise InputError("--context max and --batch max together: fix one of them")
+    if ctx_max:
+        ctx = 1
+    elif req.context is None or (isinstance(req.context, str) and not req.context.strip()):
+        ctx = eng.max_model_len or min(F.DEFAULT_CONTEXT_TOKENS, spec.max_position_embeddings or F.DEFAULT_CONTEXT_TOKENS)
+    else:
+        ctx = F._tokens(req.context, "--context")
+    batch = 1 if batch_max else (F._tokens(req.batch, "--batch") if isinstance(req.batch, str) else req.batch)
+    wl = InferenceWorkload(batch, ctx, req.prefill_chunk)
+    plan = ParallelPlan(req.tp, req.pp)
+    layout = KVLayout(req.kv_convention, req.mla_cache)
+    ov = F._overheads(req, hw)
+    extra = []
+    if ctx_max or batch_max:
+        plan.check(spec)
+        wl, msg = F.solve_max(spec, hw, wl, prec, plan, layout, ov or F.default_overheads(hw), None, eng,
+                              "context" if ctx_max else "batch")
+        extra.append(msg)
+    r = F.fit(spec, hw, wl, prec, plan, layout, ov, None, eng)
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(r, notes=r.notes + tuple(extra)) if extra else r
 
 
 def _parse_sweep(text: str) -> tuple[str, list[str]]:
@@ -167,7 +275,7 @@ def _parse_sweep(text: str) -> tuple[str, list[str]]:
     return parse(text)
 
 
-def infer_json(query: Mapping[str, str]) -> dict:
+def infer_json(query: Mapping[str, str], body: bytes = b"") -> dict:
     """What ``ridgeline infer MODEL ... --json [--explain] [--sweep ...]`` prints, key for key.
 
     Mirrors the CLI's infer command (minus --plot): the same spec, device, precision, efficiencies,
@@ -183,8 +291,9 @@ def infer_json(query: Mapping[str, str]) -> dict:
     from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
 
     p = parse_params(query, INFER_PARAMS)
-    spec = load_model(safe_model(p["model"]))
-    hw = safe_gpu(p["gpu"])
+    spec, hw = pasted(body)
+    spec = spec or load_model(safe_model(p["model"]))
+    hw = hw or safe_gpu(p["gpu"])
     S = parse_tokens(p["prompt"], "--prompt")
     G = parse_tokens(p["gen"], "--gen")
     if p["mla_path"] not in ("absorbed", "naive"):
@@ -305,6 +414,14 @@ def options_json() -> dict:
                "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"]
     return {"models": [p.name for p in presets()], "gpus": [{"id": a.id, "name": a.name} for a in accelerators()],
             "formats": formats, "engines": list(ENGINES)}
+
+
+def warm() -> None:
+    """Import and fill the caches the first answer needs (the server calls it before listening,
+    so that the first request is as fast as the others)."""
+    fit_json({"model": "llama-3-70b"})
+    infer_json({"model": "llama-3-70b", "explain": "1"})
+    options_json()
 
 
 def error_json(e: InputError) -> dict:

@@ -4,6 +4,8 @@
   string, whose names are the CLI's options (``/fit?model=llama-3-70b&gpu=h100&weights=bf16``).
 - ``/api/fit``, ``/api/infer``, ``/api/model``, ``/api/models``, ``/api/hardware``: what the same
   command prints with ``--json``; a user error is the CLI's error object with status 400.
+- ``POST /api/fit``, ``POST /api/infer``: the same, with a pasted ``config.json`` and/or device TOML
+  in a JSON body (``{"config": "...", "hardware": "..."}``, at most ``MAX_BODY_BYTES``).
 - ``/static/<name>``: a fixed set of files shipped in the package, looked up by name in a table
   (a request never builds a path).
 
@@ -20,6 +22,7 @@ from functools import lru_cache
 from importlib import resources
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -74,14 +77,35 @@ class _Json(JSONResponse):
         return json.dumps(_finite(content), indent=2, allow_nan=False).encode("utf-8")
 
 
-def _api(fn):
-    """Wrap an answer function: query -> JSON, InputError -> 400 with the CLI's error object."""
-    def endpoint(request: Request) -> Response:
+async def _body(request: Request) -> bytes | None:
+    """The POST body, or None once it passes MAX_BODY_BYTES (read no further)."""
+    if request.method != "POST":
+        return b""
+    chunks, n = [], 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n > api.MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _api(fn, post: bool = False):
+    """Wrap an answer function: query (+ POST body) -> JSON, InputError -> 400 with the CLI's error
+    object. The computation runs in a worker thread."""
+    async def endpoint(request: Request) -> Response:
         t0 = time.perf_counter()
         if _too_long(request):
             return _timed(_Json({"error": f"query longer than {MAX_QUERY_BYTES} bytes", "type": "InputError"}, 414), t0)
+        body = await _body(request)
+        if body is None:
+            return _timed(_Json({"error": f"body longer than {api.MAX_BODY_BYTES} bytes; paste one config.json",
+                                 "type": "InputError", "field": "config"}, 413), t0)
+        t0 = time.perf_counter()
+        query = dict(request.query_params)
         try:
-            return _timed(_Json(fn(dict(request.query_params))), t0)
+            out = await run_in_threadpool(fn, query, body) if post else await run_in_threadpool(fn, query)
+            return _timed(_Json(out), t0)
         except InputError as e:
             return _timed(_Json(api.error_json(e), 400), t0)
         except RecursionError:
@@ -131,7 +155,8 @@ def create_app() -> Starlette:
     """The app ``ridgeline serve`` runs (also usable in-process by tests)."""
     routes = [Route("/", _root)]
     routes += [Route(f"/{p}", _page(p)) for p in PAGES]
-    routes += [Route("/api/fit", _api(api.fit_json)), Route("/api/infer", _api(api.infer_json)),
+    routes += [Route("/api/fit", _api(api.fit_json, True), methods=["GET", "POST"]),
+               Route("/api/infer", _api(api.infer_json, True), methods=["GET", "POST"]),
                Route("/api/model", _api(api.model_json)), Route("/api/models", _api(api.models_json)),
                Route("/api/hardware", _api(api.hardware_json)), Route("/api/options", _options),
                Route("/static/{name}", _static)]

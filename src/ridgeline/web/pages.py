@@ -76,6 +76,26 @@ def _field(f: Field) -> str:
             f'<p id="{eid}" class="err" role="alert" hidden></p></div>')
 
 
+#: Inputs that stay in the page (too large for a URL): a pasted config.json and a device TOML.
+_PASTE = """<details class="more" id="paste"><summary>Your own config.json or device</summary>
+<p class="help">Validated exactly as the CLI validates a config.json or a hardware .toml file. It stays in this
+tab: a shared link carries the other fields only.</p>
+<div class="grid wide">
+<div class="field" data-field="config"><label for="f-config">config.json (replaces the model)</label>
+<textarea id="f-config" name="config" data-local="1" rows="5" spellcheck="false" aria-describedby="e-config"
+placeholder='{"model_type": "llama", "hidden_size": 4096, ...}'></textarea>
+<label for="f-config-file" class="file">or read a file</label>
+<input type="file" id="f-config-file" data-target="f-config" accept=".json,application/json">
+<p id="e-config" class="err" role="alert" hidden></p></div>
+<div class="field" data-field="hardware"><label for="f-hardware">Device TOML (replaces the device)</label>
+<textarea id="f-hardware" name="hardware" data-local="1" rows="5" spellcheck="false" aria-describedby="e-hardware"
+placeholder="id = 'my-gpu' ... (the schema of hardware/data/h100-sxm.toml)"></textarea>
+<label for="f-hardware-file" class="file">or read a file</label>
+<input type="file" id="f-hardware-file" data-target="f-hardware" accept=".toml">
+<p id="e-hardware" class="err" role="alert" hidden></p></div>
+</div></details>"""
+
+
 def _datalists(options: dict) -> str:
     models = "".join(f'<option value="{escape(m)}"></option>' for m in options["models"])
     gpus = "".join(f'<option value="{escape(g["id"])}">{escape(g["name"])}</option>' for g in options["gpus"])
@@ -94,6 +114,8 @@ def render_page(page: str, options: dict) -> str:
     if rest:
         body += ('<details class="more"><summary>More options</summary><div class="grid">'
                  + "".join(_field(f) for f in rest) + "</div></details>")
+    if page in ("fit", "infer"):
+        body += _PASTE
     return f"""<!doctype html>
 <html lang="en">
 <head>

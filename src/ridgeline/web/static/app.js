@@ -23,6 +23,7 @@ function fmtBytes(b) {
 function fmtGB(b) { return b === null || b === undefined ? "–" : (b / 1e9).toFixed(2) + " GB"; }
 function fmtTime(s) {
   if (s === null || s === undefined) return "–";
+  if (s === 0) return "0";
   const a = Math.abs(s);
   if (a >= 1) return s.toFixed(3) + " s";
   if (a >= 1e-3) return (s * 1e3).toFixed(2) + " ms";
@@ -50,7 +51,9 @@ function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k === "class") e.className = v; else e.setAttribute(k, v === true ? "" : v);
+    if (k === "class") e.className = v;
+    else if (k === "style") e.style.cssText = v; // through the CSSOM: the CSP refuses style attributes
+    else e.setAttribute(k, v === true ? "" : v);
   }
   for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : String(k));
   return e;
@@ -90,7 +93,12 @@ function factorsTable(factors) {
 }
 
 // ---------------------------------------------------------------- state <-> URL <-> form
-function fieldNames() { return [...form.querySelectorAll("[name]")].map(e => e.name); }
+function fieldNames() { return [...form.querySelectorAll("[name]:not([data-local])")].map(e => e.name); }
+function pastedBody() {
+  const c = form.elements.config, h = form.elements.hardware;
+  if (!c || (!c.value.trim() && !h.value.trim())) return null;
+  return JSON.stringify({ config: c.value, hardware: h.value });
+}
 function readURL() {
   const q = new URLSearchParams(location.search);
   for (const name of fieldNames()) {
@@ -116,8 +124,10 @@ function formQuery() {
 function cliLine(q) {
   const parts = ["ridgeline", CLI[PAGE]];
   const pos = PAGE === "fit" || PAGE === "infer" ? "model" : "name";
-  if (q.get(pos)) parts.push(q.get(pos));
-  for (const [k, v] of q) if (k !== pos) parts.push("--" + k.replace(/_/g, "-"), v);
+  const own = form.elements.config && form.elements.config.value.trim(), dev = form.elements.hardware && form.elements.hardware.value.trim();
+  if (own) parts.push("your-config.json"); else if (q.get(pos)) parts.push(q.get(pos));
+  if (dev) parts.push("--gpu", "your-device.toml");
+  for (const [k, v] of q) if (k !== pos && !(dev && k === "gpu")) parts.push("--" + k.replace(/_/g, "-"), v);
   return parts.join(" ");
 }
 
@@ -155,12 +165,14 @@ function showError(err) {
 // ---------------------------------------------------------------- fetching
 let inflight = null;
 let seq = 0;
-async function getJSON(url, signal) {
+async function getJSON(url, signal, body) {
   const t0 = performance.now();
-  const r = await fetch(url, { signal, headers: { Accept: "application/json" } });
-  const body = await r.json();
+  const init = { signal, headers: { Accept: "application/json" } };
+  if (body) { init.method = "POST"; init.body = body; init.headers["Content-Type"] = "application/json"; }
+  const r = await fetch(url, init);
+  const data = await r.json();
   const st = /dur=([\d.]+)/.exec(r.headers.get("Server-Timing") || "");
-  return { ok: r.ok, body, ms: performance.now() - t0, serverMs: st ? parseFloat(st[1]) : null };
+  return { ok: r.ok, body: data, ms: performance.now() - t0, serverMs: st ? parseFloat(st[1]) : null };
 }
 
 async function run(pushState) {
@@ -178,10 +190,11 @@ async function run(pushState) {
   try {
     const t0 = performance.now();
     const main = PAGE === "infer" ? apiUrl + (qs ? "&" : "?") + "explain=1" : apiUrl;
-    const jobs = [getJSON(main, inflight.signal)];
+    const body = pastedBody();
+    const jobs = [getJSON(main, inflight.signal, body)];
     if (PAGE === "infer") {
       const sq = new URLSearchParams(q); sq.set("sweep", "batch=1:1024"); sq.delete("explain");
-      jobs.push(getJSON(API.infer + "?" + sq.toString(), inflight.signal));
+      jobs.push(getJSON(API.infer + "?" + sq.toString(), inflight.signal, body));
     }
     const res = await Promise.all(jobs);
     if (my !== seq) return;
@@ -305,7 +318,7 @@ function renderInfer(d, q, sweep) {
   const reason = el("p", { class: "reason", id: "bound-reason" }, d.bound_reason);
   const share = Object.entries(d.wait_share).map(([k, v]) => [k, v]);
   const shareChart = shareBar(share);
-  const ph = (p) => [fmtTime(p.time_s), fmtTime(p.ideal_time_s), fmtTime(p.memory_s), fmtTime(p.compute_s), fmtTime(p.comm_s), fmtTime(p.overhead_s), fmtNum(p.flops / 1e12, 4), fmtGB(p.bytes)];
+  const ph = (p) => [fmtTime(p.time_s), fmtTime(p.ideal_time_s), fmtTime(p.memory_s), fmtTime(p.compute_s), fmtTime(p.comm_s), fmtTime(p.overhead_s), (p.flops / 1e12).toFixed(3), fmtGB(p.bytes)];
   const phases = table(["phase", "time", "ideal", "memory", "compute", "comm", "overhead", "TFLOP", "bytes"],
     [["prefill (all prompts)", ...ph(d.prefill)], ["decode step (mean)", ...ph(d.decode)]], [1, 2, 3, 4, 5, 6, 7, 8]);
   const parts = [head, cards, reason, el("h2", {}, "Where a decode step's time goes"), shareChart, phases];
@@ -468,6 +481,17 @@ function renderHardware(d) {
 }
 
 // ---------------------------------------------------------------- wiring
+for (const f of form.querySelectorAll("input[type=file]")) {
+  f.addEventListener("change", () => {
+    const file = f.files[0];
+    if (!file) return;
+    const target = document.getElementById(f.dataset.target);
+    if (file.size > 2 * 2 ** 20) { showError({ error: `${file.name}: over 2 MiB is not a config file`, field: target.name }); return; }
+    const rd = new FileReader();
+    rd.onload = () => { target.value = rd.result; run(false); };
+    rd.readAsText(file);
+  });
+}
 let timer = null;
 form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => run(false), 120); });
 form.addEventListener("change", () => { clearTimeout(timer); run(false); });
