@@ -15,9 +15,9 @@ FIT_FIELDS: tuple[Field, ...] = (
     ("kv_dtype", "KV cache", "list:dl-formats", "as weights", "Format of the KV cache."),
     ("batch", "Batch", "text", "1", "Concurrent sequences, or max."),
     ("context", "Context", "text", "min(4096, model max)", "Tokens per sequence: 8192, 8k, 128k, or max."),
+    ("engine", "Engine", "select:ideal,vllm,sglang,trtllm", "ideal", "Whose memory rule sizes the KV pool."),
     ("tp", "Tensor parallel", "text", "1", "Tensor-parallel degree."),
     ("pp", "Pipeline stages", "text", "1", "Pipeline-parallel stages."),
-    ("engine", "Engine", "select:ideal,vllm,sglang,trtllm", "ideal", "Whose memory rule sizes the KV pool."),
     ("memory_fraction", "Memory fraction", "text", "engine's", "gpu_memory_utilization / mem_fraction_static."),
     ("max_model_len", "Max model len", "text", "model's", "Engine's longest request in tokens."),
 )

@@ -493,7 +493,7 @@ for (const f of form.querySelectorAll("input[type=file]")) {
   });
 }
 let timer = null;
-form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => run(false), 120); });
+form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => run(false), 50); });
 form.addEventListener("change", () => { clearTimeout(timer); run(false); });
 form.addEventListener("submit", ev => { ev.preventDefault(); clearTimeout(timer); run(true); });
 window.addEventListener("popstate", () => { readURL(); run(false); });
