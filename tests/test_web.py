@@ -331,3 +331,35 @@ def test_pasted_errors_name_the_field(body, field, needle):
 def test_oversized_body_is_refused_unread():
     status, d = post("/api/fit?model=llama-3-70b", b'{"config": "' + b"x" * (3 * 2**20) + b'"}')
     assert status == 413 and d["field"] == "config"
+
+
+def test_ridgeline_serve_answers_on_localhost():
+    """The README's command: `ridgeline serve --port N` listens on 127.0.0.1 and answers the API."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install -e '.[web]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-m", "ridgeline", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        body = None
+        for _ in range(300):  # bounded: ~30 s on a loaded 2-core machine
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/fit?model=llama-3-70b", timeout=5) as r:
+                    body = json.loads(r.read())
+                break
+            except OSError:
+                assert proc.poll() is None, "ridgeline serve exited early"
+                time.sleep(0.1)
+        assert body is not None and body["min_devices"] == 2
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "serving on http://127.0.0.1:" in err.decode()

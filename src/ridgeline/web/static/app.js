@@ -250,11 +250,11 @@ function renderFit(d) {
     card("KV room", fmtNum(d.max_kv_tokens) + " tokens", fmtNum(d.max_concurrency) + " requests at once", null, "max_kv_tokens", d.max_kv_tokens),
     card("KV per token", fmtNum(d.kv_bytes_per_token) + " B", fmtBytes(d.kv_bytes_per_sequence) + " per sequence", null, "kv_bytes_per_token", d.kv_bytes_per_token));
   const terms = Object.entries(pd.terms);
-  const ledger = [el("h2", {}, "Memory ledger of the busiest device"),
-    ledgerChart(terms, pd.capacity_bytes),
-    table(["term", "GiB", "bytes", "share"], terms.map(([k, v]) => [el("span", {}, el("span", { class: "swatch", style: `background:${termColor(k)}` }), el("code", {}, k)),
+  const ledgerTable = table(["term", "GiB", "bytes", "share"], terms.map(([k, v]) => [el("span", {}, el("span", { class: "swatch", style: `background:${termColor(k)}` }), el("code", {}, k)),
       (v / GiB).toFixed(3), fmtNum(v), fmtPct(v / pd.total_bytes)]).concat([[el("b", {}, "total"), el("b", {}, (pd.total_bytes / GiB).toFixed(3)), fmtNum(pd.total_bytes), ""],
-      ["capacity (" + d.hardware.capacity_basis + ")", (pd.capacity_bytes / GiB).toFixed(3), fmtNum(pd.capacity_bytes), ""]]), [1, 2, 3])];
+      ["capacity (" + d.hardware.capacity_basis + ")", (pd.capacity_bytes / GiB).toFixed(3), fmtNum(pd.capacity_bytes), ""]]), [1, 2, 3]);
+  ledgerTable.classList.add("ledger");
+  const ledger = [el("h2", {}, "Memory ledger of the busiest device"), ledgerChart(terms, pd.capacity_bytes), ledgerTable];
   const parts = [head, cards, ...ledger];
   if (d.engine_allocation) {
     const a = d.engine_allocation;
