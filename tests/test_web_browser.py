@@ -238,10 +238,11 @@ def test_model_and_hardware_pages(browser, server):
     page.close()
 
 
-@pytest.mark.parametrize("path", ["/fit?model=llama-3-70b&gpu=h100&weights=bf16",
-                                  "/infer?model=llama-3-70b&gpu=h100&tp=4&batch=64"])
-def test_screenshots_phone_desktop_light_dark(browser, server, shots, path):
-    name = path[1:].split("?")[0]
+@pytest.mark.parametrize("name, path", [("fit", "/fit?model=llama-3-70b&gpu=h100&weights=bf16"),
+                                        ("infer", "/infer?model=llama-3-70b&gpu=h100&tp=4&batch=64"),
+                                        ("fit-vllm", "/fit?model=llama-3.1-8b&gpu=h100&engine=vllm&max_model_len=8192"),
+                                        ("hardware", "/hardware?name=h100"), ("model", "/model?name=deepseek-v3")])
+def test_screenshots_phone_desktop_light_dark(browser, server, shots, name, path):
     page = browser.new_page()
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)

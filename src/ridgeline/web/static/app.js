@@ -64,8 +64,10 @@ function svg(tag, attrs, ...kids) {
   for (const k of kids) e.append(k instanceof Node ? k : String(k));
   return e;
 }
-function table(head, rows, numeric = []) {
-  const t = el("table", {}, el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.includes(i) ? "n" : null, scope: "col" }, h)))));
+// widths (percent per column) give a fixed layout: long source texts wrap inside their column
+function table(head, rows, numeric = [], widths = null) {
+  const t = el("table", { class: widths ? "fixed" : null },
+    widths ? el("colgroup", {}, widths.map(w => el("col", { style: `width:${w}%` }))) : null, el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.includes(i) ? "n" : null, scope: "col" }, h)))));
   const tb = el("tbody");
   for (const r of rows) tb.append(el("tr", {}, r.map((c, i) => c instanceof Node && c.tagName === "TD" ? c : el("td", { class: numeric.includes(i) ? "n" : null }, c))));
   t.append(tb);
@@ -89,7 +91,8 @@ function explainDetails(row, summary) {
 }
 function factorsTable(factors) {
   return table(["factor", "value", "unit", "source"],
-    factors.map(f => [el("code", {}, f.name), fmtNum(f.value, 4), f.unit, el("td", { class: "src" }, f.source)]), [1]);
+    factors.map(f => [el("code", {}, f.name), fmtNum(f.value, 4), f.unit, el("td", { class: "src" }, f.source)]), [1],
+    [24, 13, 18, 45]);
 }
 
 // ---------------------------------------------------------------- state <-> URL <-> form
@@ -446,16 +449,18 @@ function renderModel(d, q) {
     el("h2", {}, "Source"),
     table(["", ""], [["config", m.source], ["hub repo", d.preset.hf_repo || "–"], ["preset source", el("td", { class: "src" }, d.preset.source)],
       ["verification", d.preset.verification],
-      ["published count", d.preset.published_params ? `${fmtNum(d.preset.published_params.total)} (${d.preset.published_params.kind}): ${d.preset.published_params.source}` : "–"]]),
+      ["published count", d.preset.published_params ? `${fmtNum(d.preset.published_params.total)} (${d.preset.published_params.kind}): ${d.preset.published_params.source}` : "–"]],
+      [], [25, 75]),
   ];
 }
 
-function sourceOf(h, key) {
-  const src = h.sources || {};
-  if (src[key]) return src[key];
+// the entry for a dotted field: exact key, else the longest "prefix*" key (hardware/spec.py _lookup)
+function lookup(tbl, key) {
+  tbl = tbl || {};
+  if (tbl[key]) return tbl[key];
   let best = null;
-  for (const k of Object.keys(src)) if (k.endsWith("*") && key.startsWith(k.slice(0, -1)) && (!best || k.length > best.length)) best = k;
-  return best ? src[best] : "";
+  for (const k of Object.keys(tbl)) if (k.endsWith("*") && key.startsWith(k.slice(0, -1)) && (!best || k.length > best.length)) best = k;
+  return best ? tbl[best] : "";
 }
 function renderHardware(d) {
   if (Array.isArray(d.hardware)) {
@@ -477,7 +482,8 @@ function renderHardware(d) {
   return [el("div", { class: "headline" }, el("b", {}, h.name), ` (${h.vendor}, ${h.launch_year}; id ${h.id}; aliases ${h.aliases.join(", ") || "none"})`),
     el("p", {}, el("a", { href: "/fit?gpu=" + encodeURIComponent(h.id) }, "Fit a model on it"), " · ", el("a", { href: "/infer?gpu=" + encodeURIComponent(h.id) }, "How fast on it")),
     table(["field", "value", "source"], rows.map(([k, v]) => [el("code", {}, k), v,
-      el("td", { class: "src" }, sourceOf(h, k) + (ver[k] || ver["*"] ? ` [${ver[k] || ver["*"]}]` : ""))]), [1])];
+      el("td", { class: "src" }, lookup(h.sources, k) + ` [${lookup(ver, k) || "unverified"}]`)]), [1],
+    [30, 20, 50])];
 }
 
 // ---------------------------------------------------------------- wiring
