@@ -363,3 +363,16 @@ def test_ridgeline_serve_answers_on_localhost():
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "serving on http://127.0.0.1:" in err.decode()
+
+
+def test_serve_on_a_busy_port_is_one_line(capsys):
+    import socket
+
+    pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install -e '.[web]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--port: cannot listen on 127.0.0.1:{port}" in err

@@ -470,11 +470,25 @@ def serve(
     except ImportError as e:
         raise InputError(f"serve: the web extra is not installed ({e.name} missing); "
                          "run: pip install 'ridgeline[web]'") from None
+    import socket  # noqa: PLC0415
+
     from ridgeline.web.api import warm  # noqa: PLC0415
 
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1" if host == "localhost" else host, port))
+    except OSError as e:
+        sock.close()
+        raise InputError(f"--port: cannot listen on {host}:{port} ({e.strerror}); pass another --port "
+                         "(0 picks a free one)") from None
+    port = sock.getsockname()[1]
     warm()  # imports and caches before listening: the first answer is as fast as the others
-    sys.stderr.write(f"ridgeline: serving on http://{host}:{port}/ (Ctrl-C stops it)\n")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"ridgeline: serving on http://{shown}:{port}/ (Ctrl-C stops it)\n")
+    sys.stderr.flush()
+    uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off")).run(sockets=[sock])
 
 
 def _wants_json(argv: list[str]) -> bool:
