@@ -172,6 +172,10 @@ def test_infer_page_chart_explain_keyboard_timing(browser, server, shots):
     assert tip.is_visible()
     text = tip.inner_text()
     assert "tokens/s" in text and " ms" in text and text.startswith("batch ")
+    page.locator("#sweep-chart").screenshot(path=str(shots / "infer-chart-hover.png"))
+    # the KV room marker is the batch that `--batch max` uses
+    room = api(server, f"/api/infer?{q.replace('batch=64', 'batch=max')}")["batch"]
+    assert f"({int(room):,})" in page.locator("#kv-room").inner_text()
     # keyboard: the chart takes the arrow keys
     chart.focus()
     page.keyboard.press("ArrowLeft")

@@ -37,6 +37,7 @@ function fmtNum(x, d = 3) {
   if (a !== 0 && (a >= 1e6 || a < 1e-3)) return x.toExponential(d - 1);
   return Number(x.toPrecision(d + 1)).toLocaleString("en-US", { maximumFractionDigits: 6 });
 }
+function fmtSig(x) { return x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toPrecision(3); }
 function fmtRate(x, unit) { return x === null || x === undefined ? "–" : fmtNum(x, 4) + " " + unit; }
 function fmtPct(x) { return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + " %"; }
 function fmtFlops(x) { return x === null || x === undefined ? "–" : (x / 1e12).toFixed(1) + " TFLOP/s"; }
@@ -198,6 +199,8 @@ async function run(pushState) {
     if (PAGE === "infer") {
       const sq = new URLSearchParams(q); sq.set("sweep", "batch=1:1024"); sq.delete("explain");
       jobs.push(getJSON(API.infer + "?" + sq.toString(), inflight.signal, body));
+      const mq = new URLSearchParams(q); mq.set("batch", "max"); // the most requests the KV room holds
+      jobs.push(getJSON(API.infer + "?" + mq.toString(), inflight.signal, body));
     }
     const res = await Promise.all(jobs);
     if (my !== seq) return;
@@ -207,7 +210,7 @@ async function run(pushState) {
       showError(first.body);
       result.replaceChildren(el("p", { class: "lede" }, "Fix the field marked above to see the answer."));
     } else {
-      render(first.body, q, res[1] && res[1].ok ? res[1].body : null);
+      render(first.body, q, res[1] && res[1].ok ? res[1].body : null, res[2] && res[2].ok ? res[2].body.batch : null);
     }
     const ms = performance.now() - t0;
     const server = res.map(r => r.serverMs || 0).reduce((a, b) => a + b, 0);
@@ -223,8 +226,8 @@ async function run(pushState) {
   }
 }
 
-function render(d, q, extra) {
-  const out = { fit: renderFit, infer: renderInfer, model: renderModel, hardware: renderHardware }[PAGE](d, q, extra);
+function render(d, q, extra, maxBatch) {
+  const out = { fit: renderFit, infer: renderInfer, model: renderModel, hardware: renderHardware }[PAGE](d, q, extra, maxBatch);
   const cmd = el("div", {}, el("h2", {}, "The same answer in a terminal"), el("div", { class: "cmd mono" }, PAGE === "model" && !q.get("name") ? "ridgeline models" : cliLine(q)));
   result.replaceChildren(...out, cmd);
 }
@@ -302,7 +305,7 @@ function ledgerChart(terms, capacity) {
 }
 
 // ---------------------------------------------------------------- infer
-function renderInfer(d, q, sweep) {
+function renderInfer(d, q, sweep, maxBatch) {
   const ex = Object.fromEntries((d.explain || []).map(r => [r.name, r]));
   const dev = d.plan.devices > 1 ? ` × ${d.plan.devices} (tp ${d.plan.tp}, pp ${d.plan.pp}, ep ${d.plan.ep})` : "";
   const head = el("div", { class: "headline" },
@@ -321,11 +324,12 @@ function renderInfer(d, q, sweep) {
   const reason = el("p", { class: "reason", id: "bound-reason" }, d.bound_reason);
   const share = Object.entries(d.wait_share).map(([k, v]) => [k, v]);
   const shareChart = shareBar(share);
-  const ph = (p) => [fmtTime(p.time_s), fmtTime(p.ideal_time_s), fmtTime(p.memory_s), fmtTime(p.compute_s), fmtTime(p.comm_s), fmtTime(p.overhead_s), (p.flops / 1e12).toFixed(3), fmtGB(p.bytes)];
+  const ph = (p) => [fmtTime(p.time_s), fmtTime(p.ideal_time_s), fmtTime(p.memory_s), fmtTime(p.compute_s), fmtTime(p.comm_s), fmtTime(p.overhead_s), fmtSig(p.flops / 1e12), fmtSig(p.bytes / 1e9) + " GB"];
   const phases = table(["phase", "time", "ideal", "memory", "compute", "comm", "overhead", "TFLOP", "bytes"],
-    [["prefill (all prompts)", ...ph(d.prefill)], ["decode step (mean)", ...ph(d.decode)]], [1, 2, 3, 4, 5, 6, 7, 8]);
-  const parts = [head, cards, reason, el("h2", {}, "Where a decode step's time goes"), shareChart, phases];
-  if (sweep) parts.push(el("h2", {}, "Throughput and time per output token against batch"), sweepChart(sweep, d.batch));
+    [["prefill", ...ph(d.prefill)], ["decode", ...ph(d.decode)]], [1, 2, 3, 4, 5, 6, 7, 8]);
+  const parts = [head, cards, reason, el("h2", {}, "Where a decode step's time goes"), shareChart,
+    el("p", { class: "help" }, "prefill: all B prompts at once; decode: the mean step. Times per phase, work per device."), phases];
+  if (sweep) parts.push(el("h2", {}, "Throughput and time per output token against batch"), sweepChart(sweep, d.batch, maxBatch));
   parts.push(el("details", { class: "explain", id: "explain-all" }, el("summary", {}, "Every figure's formula, inputs and factor sources"),
     ...(d.explain || []).map(r => explainDetails(r)), factorsTable(d.factors),
     el("ul", { class: "notes" }, d.notes.map(n => el("li", {}, n)))));
@@ -361,7 +365,7 @@ function ledgerLike(items, fmt) {
 
 // A two-axis line chart over log2(batch): throughput (left) and TPOT (right). Hover or arrow keys
 // move a cursor; the tip shows each value with its unit.
-function sweepChart(sw, current) {
+function sweepChart(sw, current, maxBatch) {
   const xs = sw.results.map(r => r.batch);
   const tps = sw.results.map(r => r.output_tokens_per_s);
   const tpot = sw.results.map(r => r.tpot_s * 1e3);
@@ -369,7 +373,9 @@ function sweepChart(sw, current) {
   const lx = v => Math.log2(v);
   const x0 = lx(xs[0]), x1 = lx(xs[xs.length - 1]);
   const X = v => L + (lx(v) - x0) / Math.max(x1 - x0, 1e-9) * (W - L - R);
-  const ymax1 = Math.max(...tps) * 1.08, ymax2 = Math.max(...tpot) * 1.08;
+  // a round top (1, 2, 4 or 8 x 10^k) so that the quarter ticks are round numbers
+  const nice = v => { const p = 10 ** Math.floor(Math.log10(v || 1)); return [1, 2, 4, 8, 10].find(m => m * p >= v) * p; };
+  const ymax1 = nice(Math.max(...tps) * 1.03), ymax2 = nice(Math.max(...tpot) * 1.03);
   const Y1 = v => T + (1 - v / ymax1) * (H - T - B), Y2 = v => T + (1 - v / ymax2) * (H - T - B);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", tabindex: 0, id: "sweep-svg",
     "aria-label": "Throughput (tokens/s) and time per output token (ms) against batch; use the arrow keys to read values" });
@@ -378,7 +384,7 @@ function sweepChart(sw, current) {
     const f = i / 4, y = T + (1 - f) * (H - T - B);
     s.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: y, y2: y, "stroke-opacity": 0.5 }));
     s.append(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end" }, fmtNum(ymax1 * f, 2)));
-    s.append(svg("text", { x: W - R + 6, y: y + 4 }, (ymax2 * f).toFixed(ymax2 < 10 ? 1 : 0)));
+    s.append(svg("text", { x: W - R + 6, y: y + 4 }, fmtNum(ymax2 * f, 2)));
   }
   xs.forEach((v, i) => { if (W >= 500 || i % 2 === 0) s.append(svg("text", { x: X(v), y: H - B + 16, "text-anchor": "middle" }, fmtNum(v))); });
   s.append(svg("text", { x: (L + W - R) / 2, y: H - 2, "text-anchor": "middle" }, "batch (concurrent requests)"));
@@ -390,6 +396,10 @@ function sweepChart(sw, current) {
   xs.forEach((v, i) => { s.append(svg("circle", { cx: X(v), cy: Y1(tps[i]), r: 3, fill: "var(--c1)" })); s.append(svg("circle", { cx: X(v), cy: Y2(tpot[i]), r: 3, fill: "var(--c2)" })); });
   if (typeof current === "number" && current >= xs[0] && current <= xs[xs.length - 1])
     s.append(svg("line", { x1: X(current), x2: X(current), y1: T, y2: H - B, stroke: "currentColor", "stroke-dasharray": "2 3", "stroke-opacity": 0.6 }));
+  if (typeof maxBatch === "number" && maxBatch >= xs[0] && maxBatch <= xs[xs.length - 1]) {
+    s.append(svg("line", { x1: X(maxBatch), x2: X(maxBatch), y1: T, y2: H - B, stroke: "var(--bad)", "stroke-width": 1.5, "stroke-dasharray": "8 4" }));
+    s.append(svg("text", { x: X(maxBatch) - 4, y: T + 12, "text-anchor": "end" }, `KV room: ${fmtNum(maxBatch)}`));
+  }
   const cursor = svg("line", { x1: 0, x2: 0, y1: T, y2: H - B, stroke: "currentColor", "stroke-opacity": 0, "stroke-width": 1 });
   s.append(cursor);
   const wrap = el("div", { class: "chart", id: "sweep-chart" });
@@ -420,7 +430,8 @@ function sweepChart(sw, current) {
   const legend = el("div", { class: "legend" },
     el("span", {}, el("span", { class: "swatch", style: "background:var(--c1)" }), "throughput, tokens/s (left)"),
     el("span", {}, el("span", { class: "swatch", style: "background:var(--c2)" }), "time per output token, ms (right, dashed)"),
-    el("span", {}, "dotted line: this batch"));
+    el("span", {}, "dotted line: this batch"),
+    typeof maxBatch === "number" ? el("span", { id: "kv-room" }, `red dashes: the most requests the KV room holds (${fmtNum(maxBatch)})`) : null);
   wrap.append(s, tip, legend);
   return wrap;
 }
