@@ -328,6 +328,13 @@ def test_pasted_errors_name_the_field(body, field, needle):
         assert d["field"] == field
 
 
+def test_loop_sweeps_are_bounded():
+    status, d = get_json("/api/infer?model=llama-3.1-8b&sweep=gpu%3D" + ",".join(["h100"] * 65))
+    assert status == 400 and "at most 64 values of gpu" in d["error"]
+    status, d = get_json("/api/infer?model=llama-3.1-8b&sweep=batch%3D" + ",".join(["1"] * 256))
+    assert status == 200 and len(d["results"]) == 256  # one array pass, as in the CLI
+
+
 def test_oversized_body_is_refused_unread():
     status, d = post("/api/fit?model=llama-3-70b", b'{"config": "' + b"x" * (3 * 2**20) + b'"}')
     assert status == 413 and d["field"] == "config"

@@ -24,6 +24,9 @@ MAX_VALUE_CHARS = 32768
 #: Query parameters one request may carry.
 MAX_PARAMS = 40
 
+#: Values of a tp or gpu sweep (one estimate each; batch, prompt and gen sweeps are one array pass).
+MAX_LOOP_SWEEP = 64
+
 _STR, _INT, _FLOAT, _BOOL = "str", "int", "float", "bool"
 
 #: Query name -> (kind, default). Names are the CLI's option names (``kv-dtype`` or ``kv_dtype``).
@@ -330,6 +333,9 @@ def infer_json(query: Mapping[str, str], body: bytes = b"") -> dict:
     offline = batch.strip().lower() == "max"
     if p["sweep"]:
         var, vals = _parse_sweep(p["sweep"])
+        if var in ("tp", "gpu") and len(vals) > MAX_LOOP_SWEEP:
+            raise InputError(f"--sweep: at most {MAX_LOOP_SWEEP} values of {var} per request here "
+                             f"(each is a separate estimate); got {len(vals)}", field="sweep")
         results: list[dict] = []
         if var in ("tp", "gpu"):
             for v in vals:
