@@ -22,6 +22,13 @@ demo: install
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test,hub]'
+	@# the browser tests drive Debian's chromium (playwright's own download cannot work offline);
+	@# installed only when missing, with apt-get, as root. Without it those tests skip and say why.
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (apt-get) for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "chromium install failed: the browser tests will skip"; \
+	fi
 
 test: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -740,6 +740,53 @@ def plan(
         _console().print(f"plot written to {plot}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind. Only 127.0.0.1 / localhost / ::1 unless --allow-remote.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow binding a non-loopback address (the page has no authentication).")] = False,
+) -> None:
+    """A local web page with every answer (fit, infer, models, hardware) and its JSON API. Needs the web extra."""
+    import ipaddress  # noqa: PLC0415
+
+    loopback = host in ("localhost",)
+    try:
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if not loopback and not allow_remote:
+        raise InputError(f"--host: {host[:80]!r} is not a loopback address; the page has no authentication, so it "
+                         "binds 127.0.0.1 by default. Pass --allow-remote to serve other machines on purpose", field="--host")
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port: must be in 0..65535, got {port}")
+    try:
+        import uvicorn  # noqa: PLC0415
+
+        from ridgeline.web.app import create_app  # noqa: PLC0415
+    except ImportError as e:
+        raise InputError(f"serve: the web extra is not installed ({e.name} missing); "
+                         "run: pip install 'ridgeline[web]'") from None
+    import socket  # noqa: PLC0415
+
+    from ridgeline.web.api import warm  # noqa: PLC0415
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1" if host == "localhost" else host, port))
+    except OSError as e:
+        sock.close()
+        raise InputError(f"--port: cannot listen on {host}:{port} ({e.strerror}); pass another --port "
+                         "(0 picks a free one)") from None
+    port = sock.getsockname()[1]
+    warm()  # imports and caches before listening: the first answer is as fast as the others
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"ridgeline: serving on http://{shown}:{port}/ (Ctrl-C stops it)\n")
+    sys.stderr.flush()
+    uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off")).run(sockets=[sock])
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
 
