@@ -15,7 +15,7 @@ STREAM_BYTES_QUICK = (256 * 1024, 64 * MiB)
 #: matrices of a transformer layer of hidden size 1024 (H x H, H -> 3H, 3H -> H; 16 MiB in fp32), layers
 #: taken in turn from a pool of 256 MiB, so that each comes from DRAM, as in a model's forward step.
 STREAM_M = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-STREAM_M_QUICK = (1, 4, 32)
+STREAM_M_QUICK = (1, 4, 32, 128)
 STREAM_HIDDEN = 1024
 POOL_BYTES = 256 * MiB
 #: Square shapes: the compute peak (cache-blocked, compute-bound).
