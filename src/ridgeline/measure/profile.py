@@ -408,6 +408,7 @@ def efficiencies_from_profile(m: dict[str, Any], framework: bool = True):
             "layer_overhead": e.layer_overhead.with_value(float(m["overhead_layer_s"]), src + ": tiny-model slope"),
             "step_overhead": e.step_overhead.with_value(float(m["overhead_step_s"]), src + ": tiny-model intercept"),
             "kv_append": e.kv_append.with_value(float(m["kv_append_s_per_byte"]), src + ": torch.cat append"),
+            "request_overhead": e.request_overhead.with_value(0.0, "a bare forward pass: no tokenizer, no scheduler"),
         }
     from dataclasses import replace  # noqa: PLC0415
 

@@ -37,7 +37,7 @@ MODELS: dict[str, dict[str, Any]] = {
                    "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12,
                    "num_key_value_heads": 4, "vocab_size": 32000, "max_position_embeddings": 4096,
                    "tie_word_embeddings": False},
-    "qwen3-0.4b": {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "hidden_size": 1024,
+    "qwen3-0.3b": {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "hidden_size": 1024,
                    "intermediate_size": 3072, "num_hidden_layers": 20, "num_attention_heads": 16,
                    "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 32000, "max_position_embeddings": 4096,
                    "tie_word_embeddings": True},
@@ -45,11 +45,11 @@ MODELS: dict[str, dict[str, Any]] = {
                    "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
                    "num_key_value_heads": 4, "vocab_size": 32000, "max_position_embeddings": 4096,
                    "tie_word_embeddings": False},
-    "mixtral-0.4b": {"model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "hidden_size": 512,
+    "mixtral-0.1b": {"model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "hidden_size": 512,
                      "intermediate_size": 1024, "num_hidden_layers": 8, "num_attention_heads": 8,
                      "num_key_value_heads": 4, "num_local_experts": 8, "num_experts_per_tok": 2,
                      "vocab_size": 32000, "max_position_embeddings": 4096, "tie_word_embeddings": False},
-    "gemma-0.2b": {"model_type": "gemma", "architectures": ["GemmaForCausalLM"], "hidden_size": 768,
+    "gemma-0.1b": {"model_type": "gemma", "architectures": ["GemmaForCausalLM"], "hidden_size": 768,
                    "intermediate_size": 3072, "num_hidden_layers": 8, "num_attention_heads": 8,
                    "num_key_value_heads": 1, "head_dim": 128, "vocab_size": 32000, "max_position_embeddings": 4096},
     # --quick (tests): seconds, not minutes
@@ -59,8 +59,8 @@ MODELS: dict[str, dict[str, Any]] = {
                    "tie_word_embeddings": False},
 }
 #: The three sizes the targets are judged on; the other families run a smaller grid.
-MAIN_MODELS = ("llama-0.1b", "qwen3-0.4b", "llama-1.1b")
-EXTRA_MODELS = ("mixtral-0.4b", "gemma-0.2b")
+MAIN_MODELS = ("llama-0.1b", "qwen3-0.3b", "llama-1.1b")
+EXTRA_MODELS = ("mixtral-0.1b", "gemma-0.1b")
 
 
 @dataclass(frozen=True)
