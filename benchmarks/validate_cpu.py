@@ -56,7 +56,7 @@ def main() -> int:
              f"- caches (per core unless shared): {m['caches']}",
              f"- memory: {prof.memory_bytes / 2**30:.1f} GiB (MemTotal)",
              f"- threads used by every timing: {prof.threads}",
-             f"- software: " + ", ".join(f"{k} {v}" for k, v in rep.software.items()),
+             "- software: " + ", ".join(f"{k} {v}" for k, v in rep.software.items()),
              f"- run: {prof.date}, {time.time() - t0:.0f} s in all",
              f"- load average (1, 5, 15 min) before: {load_before[0]:.2f}, {load_before[1]:.2f}, {load_before[2]:.2f}; "
              f"after: {load_after[0]:.2f}, {load_after[1]:.2f}, {load_after[2]:.2f} (the machine is shared: the "

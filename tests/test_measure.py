@@ -3,7 +3,6 @@ and a real --quick run on this CPU (sanity bounds, not accuracy: accuracy is ben
 
 import json
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,8 +11,14 @@ from ridgeline.cli import main
 from ridgeline.errors import ConfigError
 from ridgeline.hardware.load import accelerator_from_dict, get_accelerator
 from ridgeline.measure.bench import BenchRow
-from ridgeline.measure.profile import (MeasuredProfile, efficiencies_from_profile, fit_gemm_stream, read_measured,
-                                       summarize, to_toml, write_profile)
+from ridgeline.measure.profile import (
+    efficiencies_from_profile,
+    fit_gemm_stream,
+    read_measured,
+    summarize,
+    to_toml,
+    write_profile,
+)
 from ridgeline.model.load import load_model
 from ridgeline.ops import op_table
 from ridgeline.timing import Efficiencies, roofline

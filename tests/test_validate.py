@@ -5,10 +5,10 @@ import csv
 import json
 
 import pytest
+from test_measure import synthetic_rows
 
 from ridgeline.cli import main
 from ridgeline.measure.profile import summarize, write_profile
-from test_measure import synthetic_rows
 
 pytestmark = pytest.mark.reference
 

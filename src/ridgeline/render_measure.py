@@ -94,11 +94,11 @@ def plot_validation(rep, path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     models = sorted({p.model for p in rep.points})
-    marks = dict(zip(models, "osD^vP*X"))
+    marks = dict(zip(models, "osD^vP*X" * 4, strict=False))
     panels = (("decode", "decode step time (s)", lambda p: (p.measured_s, p.predicted_s)),
               ("prefill", "prefill time (s)", lambda p: (p.measured_s, p.predicted_s)),
               (None, "peak tensor memory (bytes)", lambda p: (p.measured_peak_bytes, p.predicted_peak_bytes)))
-    for ax, (phase, label, get) in zip(axes, panels):
+    for ax, (phase, label, get) in zip(axes, panels, strict=True):
         pts = [p for p in rep.points if phase is None or p.phase == phase]
         if not pts:
             ax.set_visible(False)

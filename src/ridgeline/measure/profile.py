@@ -13,7 +13,6 @@ import datetime as _dt
 import math
 import os
 import platform
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

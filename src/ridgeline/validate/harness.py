@@ -336,7 +336,7 @@ def _time_decode(torch, model, batch: int, tokens: int, repeats: int):
         held = _tensor_bytes(model, st["cache"])
         delta = peak_tensor_bytes(torch, lambda: st.update(
             cache=model(input_ids=ids, cache=st["cache"], use_cache=True, logits_to_keep=1).cache))
-        del st
+        st.clear()  # drop the cache before the next point
     return min(times), statistics.median(times), tensors, peak, held + delta
 
 
@@ -398,7 +398,12 @@ def run_validation(models: list[str] | None = None, profile_path: str | None = N
     """Measure every model's grid and compare with predictions from the profile (measured on the spot,
     ``--quick``, when none is given)."""
     from ridgeline.errors import InputError  # noqa: PLC0415
-    from ridgeline.measure.profile import efficiencies_from_profile, load_profile, machine_description, software_versions  # noqa: PLC0415
+    from ridgeline.measure.profile import (  # noqa: PLC0415
+        efficiencies_from_profile,
+        load_profile,
+        machine_description,
+        software_versions,
+    )
 
     t0 = time.time()
     notes = []
