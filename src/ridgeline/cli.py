@@ -787,6 +787,112 @@ def serve(
     uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off")).run(sockets=[sock])
 
 
+@app.command()
+def measure(
+    device: Annotated[str, typer.Option(help="cpu, or cuda when torch sees a GPU.")] = "cpu",
+    quick: Annotated[bool, typer.Option("--quick", help="A seconds-long run (fewer, smaller cases).")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Write the profile here (.toml, or .json); pass it as --gpu FILE.")] = None,
+    threads: Annotated[int, typer.Option(help="Threads the timings use (1: the stable choice on shared cores).")] = 1,
+    plot: Annotated[Optional[str], typer.Option(help="Write the measured roofline with its points as a PNG.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure this machine's roofline: bandwidth, GEMM/GEMV, attention, framework overhead; save a profile.
+
+    Every timing: warm-up, repeats, min/median/max, a fixed thread count. The profile is a hardware file
+    (`--gpu FILE` in every command) whose [measured] table `ridgeline validate --profile FILE` reads.
+    """
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"--device: {device!r} is not known; use cpu or cuda")
+    if not 1 <= threads <= 1024:
+        raise InputError("--threads: give 1 to 1024 threads")
+    if out is not None and out.suffix not in (".toml", ".json"):
+        raise InputError(f"--out: {str(out)!r} must end in .toml or .json")
+    if out is not None and not out.expanduser().parent.is_dir():
+        raise InputError(f"--out: folder {str(out.parent)!r} does not exist; create it or choose another path")
+    if device.startswith("cuda"):
+        from ridgeline.measure.bench import _torch  # noqa: PLC0415
+
+        if not _torch().cuda.is_available():
+            raise InputError("--device cuda: torch sees no CUDA device here; use --device cpu")
+    from rich.progress import Progress  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from ridgeline.measure.profile import to_toml, write_profile  # noqa: PLC0415
+    from ridgeline.measure.run import run_measure  # noqa: PLC0415
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("measuring", total=1)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, total=total, completed=done, description=label)
+
+        prof = run_measure(device, threads, quick, progress)
+    if out is not None:
+        write_profile(prof, out.expanduser())
+    if plot:
+        from ridgeline.render_measure import plot_profile  # noqa: PLC0415
+
+        plot_profile(prof, plot)
+    if as_json:
+        import tomllib  # noqa: PLC0415
+
+        _emit(tomllib.loads(to_toml(prof)) | ({"written_to": str(out)} if out else {}))
+        return
+    from ridgeline.render_measure import measure_table  # noqa: PLC0415
+
+    console = _console()
+    measure_table(prof, console)
+    if out is not None:
+        console.print(f"profile written to {out}; use it as --gpu {out} or ridgeline validate --profile {out}")
+    if plot:
+        console.print(f"plot written to {plot}")
+
+
+@app.command()
+def validate(
+    models: Annotated[Optional[list[str]], typer.Argument(help="Validation models (default: all; see the list in docs/validation/README.md).")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Profile from `ridgeline measure --out FILE` (default: measure --quick now).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A seconds-long run: one tiny model, four points.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Write validation.csv, validation.png and validation.json here.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Threads (default: the profile's).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run real transformers models (random weights) and compare time and memory with the predictions.
+
+    Prefill (logits_to_keep=1) and decode steps with the KV cache, over batch and context; predicted by
+    `infer` and the memory ledger from the measured profile. Prints predicted, measured and the error
+    per point, and the median and maximum absolute error per metric.
+    """
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out: {str(out)!r} is a file; give a folder")
+    if threads is not None and not 1 <= threads <= 1024:
+        raise InputError("--threads: give 1 to 1024 threads")
+    if profile is not None and _stat_kind(Path(profile).expanduser()) != "file":
+        raise InputError(f"--profile: {profile!r} is not a file; write one with `ridgeline measure --out FILE`")
+    from rich.console import Console  # noqa: PLC0415
+
+    from ridgeline.validate.harness import run_validation  # noqa: PLC0415
+
+    err = Console(stderr=True)
+    rep = run_validation(models or None, profile, quick, threads, lambda s: err.print(s, style="dim"))
+    if out is not None:
+        from ridgeline.render_measure import plot_validation, write_csv  # noqa: PLC0415
+
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv(rep, out / "validation.csv")
+        (out / "validation.json").write_text(json.dumps(rep.to_dict(), indent=1) + "\n", encoding="utf-8")
+        plot_validation(rep, out / "validation.png")
+    if as_json:
+        _emit(rep.to_dict())
+        return
+    from ridgeline.render_measure import validate_table  # noqa: PLC0415
+
+    console = _console()
+    validate_table(rep, console)
+    if out is not None:
+        console.print(f"written to {out}/validation.csv, validation.json, validation.png")
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
 

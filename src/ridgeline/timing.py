@@ -61,6 +61,37 @@ STEP_OVERHEAD = Factor(
     "scheduling, sampling and kernel launches per engine step: the median decode-step residual over the train "
     "half of 191 published measurements (benchmarks/infer_accuracy.py, docs/accuracy.md); 0 in the ideal roofline",
 )
+# -- framework factors: 0 (or 1) in the engine model; a measured profile sets them (ridgeline measure) --
+LAYER_OVERHEAD = Factor(
+    "overhead.layer_s", 0.0, "seconds per decoder layer per forward step",
+    "eager frameworks dispatch dozens of small ops per layer (views, casts, mask and rotary set-up) whatever "
+    "the batch; 0 for engines that capture the step in a graph. `ridgeline measure` measures it on a tiny "
+    "transformers model (slope of step time over layer count)",
+)
+ATTENTION_MEMORY = Factor(
+    "eff.attention_memory", 1.0, "fraction of the achieved memory bandwidth",
+    "rate at which the attention kernel streams the KV cache, relative to eff.memory; 1 for fused "
+    "decode kernels (FlashAttention/FlashDecoding stream K and V once). `ridgeline measure` measures the "
+    "framework's own kernel (torch SDPA at q_len 1)",
+)
+OVERLAP = Factor(
+    "eff.overlap", 1.0, "fraction of the shorter of compute and memory time hidden",
+    "a kernel's time is max(t_compute, t_memory) + (1 - overlap) * min(...): 1 is the classic roofline "
+    "(Williams et al. 2009), 0 the no-overlap upper bound (scaling-book, 'Rooflines'). `ridgeline measure` "
+    "fits it on skinny GEMMs",
+)
+GEMM_WEIGHT_STREAM = Factor(
+    "eff.gemm_weight_stream", 1.0, "fraction of the achieved memory bandwidth",
+    "rate at which a GEMM of more than one token row streams its weights, relative to eff.memory (which "
+    "a GEMV reaches); 1 on GPUs. CPU BLAS libraries pack the weight panel of a GEMM, not of a GEMV "
+    "(Goto & van de Geijn 2008, ACM TOMS 34(3)); `ridgeline measure` fits it",
+)
+KV_APPEND = Factor(
+    "overhead.kv_append_s_per_byte", 0.0, "seconds per byte of KV cache held, per step",
+    "a cache that grows by concatenation re-allocates and copies itself on every step (transformers "
+    "DynamicLayer.update: torch.cat, cache_utils.py in 5.24); 0 for engines' in-place paged caches. "
+    "`ridgeline measure` times a torch.cat append",
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +104,11 @@ class Efficiencies:
     comm_latency: Factor = COMM_LATENCY
     step_overhead: Factor = STEP_OVERHEAD
     request_overhead: Factor = REQUEST_OVERHEAD
+    layer_overhead: Factor = LAYER_OVERHEAD
+    attention_memory: Factor = ATTENTION_MEMORY
+    kv_append: Factor = KV_APPEND
+    overlap: Factor = OVERLAP
+    gemm_weight_stream: Factor = GEMM_WEIGHT_STREAM
 
     @staticmethod
     def ideal() -> "Efficiencies":
@@ -85,7 +121,8 @@ class Efficiencies:
 
     def factors(self) -> tuple[Factor, ...]:
         return (self.memory, self.gemm, self.attention, self.vector, self.link, self.comm_latency,
-                self.step_overhead, self.request_overhead)
+                self.step_overhead, self.request_overhead, self.layer_overhead, self.attention_memory, self.kv_append,
+                self.overlap, self.gemm_weight_stream)
 
     def override(self, **values: float) -> "Efficiencies":
         """Replace factors by name suffix (``memory=0.9``, ``step_overhead=2e-3``), source 'user override'."""
@@ -196,6 +233,14 @@ class Roofline:
         self.inv_peak = (1.0 / (peaks * effc))[:, None]
         self.inv_peak_ideal = (1.0 / peaks)[:, None]
         self.inv_bw = 1.0 / (hw.mem_bw_bytes_per_s * eff.memory.value)
+        # per row: attention rows stream the KV cache at eff.attention_memory of the achieved bandwidth
+        attn_bw = np.array([eff.attention_memory.value if op.kind == "attention" else 1.0 for op in table.ops])
+        self.inv_bw_row = (self.inv_bw / attn_bw)[:, None]
+        # weight bytes of the GEMM rows (per feature), streamed at eff.gemm_weight_stream when T > 1
+        gemm_rows = np.array([op.kind in ("gemm", "expert_gemm") for op in table.ops], dtype=float)[:, None]
+        wcols = np.zeros(table.bytes_matrix.shape[1])
+        wcols[[_F["one"], _F["experts_hit"]]] = 1.0
+        self.gemm_w_extra = table.bytes_matrix * wcols * gemm_rows * (1.0 / eff.gemm_weight_stream.value - 1.0)
         self.inv_bw_ideal = 1.0 / hw.mem_bw_bytes_per_s
         fm, bm = table.flops_matrix, table.bytes_matrix
         self.fm, self.bm = fm, bm
@@ -209,7 +254,8 @@ class Roofline:
         # kernel-level time per feature unit: K @ (per-row FLOP or byte times), folded once
         k = self.kernels
         self.k_comp = k @ (self.inv_peak * fm)
-        self.k_mem = k @ (self.inv_bw * bm)
+        self.k_mem = k @ (self.inv_bw_row * bm)
+        self.k_wextra = None if eff.gemm_weight_stream.value == 1.0 else k @ (self.inv_bw_row * self.gemm_w_extra)
         self.k_comp_ideal = k @ (self.inv_peak_ideal * fm)
         self.k_mem_ideal = k @ (self.inv_bw_ideal * bm)
         self.flops_row = fm.sum(axis=0)
@@ -244,7 +290,11 @@ class Roofline:
             t_tok_ideal += w / cp.pp_link.bw_bytes_per_s
         self.comm_latency_s, self.comm_wire_per_token, self.comm_s_per_token = lat, wire_tok, t_tok
         self.comm_s_per_token_ideal = t_tok_ideal
-        self.overhead_s = eff.step_overhead.value
+        self.overhead_s = eff.step_overhead.value + eff.layer_overhead.value * spec.num_layers
+        # KV bytes held after the step (the ctx features' KV coefficients): what a concatenating cache copies
+        ctx = [_F["ctx_full"], _F["ctx_slide"]]
+        self.kv_held_row = np.zeros(table.kv_matrix.shape[1])
+        self.kv_held_row[ctx] = table.kv_matrix[:, ctx].sum(axis=0)
 
     def step(self, feats: np.ndarray) -> StepTime:
         """Time of one forward step for features ``feats`` (F x shape; see OpTable.features)."""
@@ -258,8 +308,15 @@ class Roofline:
             blk = f2[:, a:a + _BLOCK]
             tc = self.k_comp @ blk  # kernel x config: time if compute-bound
             tm = self.k_mem @ blk  # time if memory-bound
+            if self.k_wextra is not None:  # a GEMM of more than one row streams its weights slower
+                tm += (self.k_wextra @ blk) * (blk[1] > 1)
             cb = tc > tm
-            np.maximum(tc, tm, out=tm)
+            if self.eff.overlap.value != 1.0:  # only part of the shorter term hides under the longer
+                lo = np.minimum(tc, tm)
+                np.maximum(tc, tm, out=tm)
+                tm += (1.0 - self.eff.overlap.value) * lo
+            else:
+                np.maximum(tc, tm, out=tm)
             c = (tm * cb).sum(axis=0)
             comp[a:a + _BLOCK] = c
             mem[a:a + _BLOCK] = tm.sum(axis=0) - c
@@ -268,6 +325,8 @@ class Roofline:
         comm = np.where(T > 0, self.comm_latency_s, 0.0) + T * self.comm_s_per_token
         ideal += T * self.comm_s_per_token_ideal
         over = np.full(n, self.overhead_s)
+        if self.eff.kv_append.value:
+            over = over + self.eff.kv_append.value * (self.kv_held_row @ f2)
         total = comp + mem + comm + over
         r = lambda x: x.reshape(shape)  # noqa: E731
         w = self.w_one * f2[0] + self.w_hit * f2[7]

@@ -23,7 +23,9 @@ OPTIONAL_NUMBERS = ("tdp_w", "on_chip_bytes", "price_usd", "usable_memory_bytes"
                     "driver_total_memory_bytes", "gpu_working_set_fraction")
 _TOP_STRINGS = ("id", "name", "vendor", "kind", "memory_type")
 _TOP_KEYS = set(_REQUIRED) | set(OPTIONAL_NUMBERS) | set(_TOP_STRINGS) | {"aliases", "interconnect", "sources",
-                                                                          "verification"}
+                                                                          "verification", "measured"}
+#: "measured": the raw table of a profile written by `ridgeline measure` (read by ridgeline.measure.profile;
+#: the Accelerator itself ignores it)
 #: [interconnect] keys by type.
 INTERCONNECT_NUMBERS = ("scale_up_bw_bytes_per_s_per_direction", "pcie_bw_bytes_per_s_per_direction",
                         "scale_up_latency_s", "scale_out_bw_bytes_per_s_per_direction", "scale_out_latency_s",
@@ -100,6 +102,8 @@ def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
         if k not in d:
             raise ConfigError(f"{where}: field {k!r} is missing; see {EXAMPLE}")
     _unknown(d, _TOP_KEYS, where, "")
+    if not isinstance(d.get("measured", {}), dict):
+        raise ConfigError(f"{where}: [measured] must be a table (as `ridgeline measure` writes it)")
     peaks_raw = d["peak_flops_per_s"]
     if not isinstance(peaks_raw, dict):
         raise ConfigError(f"{where}: [peak_flops_per_s] must be a table of dtype = FLOP/s")
