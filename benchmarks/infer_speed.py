@@ -57,9 +57,12 @@ def main() -> int:
         lines.append(f"| {name} | tp={plan.tp} | {build_ms:.1f} ms | {step_us:.0f} us | {infer_us:.0f} us | "
                      f"{arr_s:.2f} s | {len(B) / arr_s:,.0f} |")
         print(lines[-1])
-    lines += ["", "`infer()` evaluates five scenarios per configuration (prefill, decode at start, end and mean "
-              "context, and the ideal roofline of each) in one pass over the operator table's coefficient matrices; "
-              "the table itself is built once per (model, precision, plan) and cached."]
+    lines += ["", "*One step* is `Roofline.step` for one configuration: a forward step's expected and ideal time with "
+              "its breakdown. `infer()` evaluates four steps per configuration (prefill, decode at the start, end "
+              "and mean context; five with `offline=True`) with expected and ideal times, and assembles every "
+              "reported figure, in one pass over the operator table's coefficient matrices; the table itself is "
+              "built once per (model, precision, plan) and cached. Timings on this 2-core machine vary by up to "
+              "2x with other load: the figures above are one run."]
     (ROOT / "docs" / "infer-speed.md").write_text("\n".join(lines) + "\n")
     return 0
 

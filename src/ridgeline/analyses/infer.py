@@ -198,10 +198,14 @@ def infer(spec: ModelSpec, hardware: Accelerator, batch=1, prompt_tokens=1024, g
     shape = B.shape
     b, s, g = B.ravel(), S.ravel(), G.ravel()
     # large sweeps run in blocks so that the scenario x feature temporaries stay in cache
-    parts = [_evaluate(table, rf, eff, plan, b[i:i + _CHUNK], s[i:i + _CHUNK], g[i:i + _CHUNK], offline,
-                       max_step_tokens) for i in range(0, b.size, _CHUNK)]
-    keys = parts[0][0]
-    m = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts], axis=1)
+    m = None
+    for i in range(0, b.size, _CHUNK):
+        keys, vals = _evaluate(table, rf, eff, plan, b[i:i + _CHUNK], s[i:i + _CHUNK], g[i:i + _CHUNK], offline,
+                               max_step_tokens)
+        if m is None:
+            m = np.empty((len(keys), b.size))
+        for j, x in enumerate(vals):
+            m[j, i:i + _CHUNK] = x
     if shape == ():  # one configuration: plain Python numbers, one conversion
         v = dict(zip(keys, m[:, 0].tolist()))
     else:
@@ -248,8 +252,8 @@ def _bound_code(memory_s, compute_s, comm_s) -> np.ndarray:
 
 
 def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPlan, B, S, G, offline: bool,
-              max_step_tokens: int | None) -> tuple[tuple[str, ...], np.ndarray]:
-    """Every figure of :func:`infer` for 1-D arrays of configurations: (names, K x n array)."""
+              max_step_tokens: int | None) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
+    """Every figure of :func:`infer` for 1-D arrays of configurations: (names, arrays)."""
     mb = B / plan.pp  # micro-batch in flight per pipeline pass
     steps = np.maximum(G - 1, 0)
     c_end = S + np.maximum(G - 2, 0)
@@ -309,7 +313,7 @@ def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPla
                      ("comm_s", st.comm_s), ("overhead_s", st.overhead_s), ("flops", st.flops), ("bytes", st.bytes),
                      ("weight_bytes", st.weight_bytes), ("kv_bytes", st.kv_bytes), ("comm_bytes", st.comm_bytes)):
             out[f"{name}.{f}"] = sc(a, i)
-    return tuple(out), np.array(list(out.values()), dtype=np.float64)
+    return tuple(out), tuple(out.values())
 
 
 def _scalar_or_list(x):
