@@ -276,7 +276,7 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
     md = min_devices(fits_on)
     notes.append(f"weights in {prec.weights.name} from {prec.origin}")
     if stored_weights_bytes is not None:
-        notes.append(f"weights: {stored_weights_bytes:,.0f} bytes read from the checkpoint's safetensors headers "
+        notes.append(f"weights: {stored_weights_bytes:,.0f} bytes read from the checkpoint's headers "
                      "(exact); the per-device split follows the config's tensor layout")
     if spec.max_position_embeddings and wl.context_tokens > spec.max_position_embeddings:
         notes.append(f"context {wl.context_tokens} exceeds the model's max_position_embeddings "
@@ -372,16 +372,14 @@ def _overheads(req: FitRequest, hw: Accelerator) -> Overheads | None:
 
 
 def stored_weights(model: str, weights: str | None) -> float | None:
-    """Exact tensor bytes of a local checkpoint folder with safetensors (None otherwise or when
-    --weights overrides the stored format)."""
-    p = Path(model).expanduser()
-    if weights is not None or not p.is_dir():
+    """Exact stored bytes of the weights when MODEL is a checkpoint on disk, from its headers only
+    (a ``.gguf`` file with every split part, a ``.safetensors`` file, or a folder of safetensors);
+    None for presets, config files and hub ids, or when --weights overrides the stored format."""
+    if weights is not None:
         return None
-    if any(p.glob("*.safetensors")) or (p / "model.safetensors.index.json").is_file():
-        from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
+    from ridgeline.model.load import stored_weights_bytes  # noqa: PLC0415
 
-        return inspect_checkpoint(p).total_bytes
-    return None
+    return stored_weights_bytes(model)
 
 
 def _tokens(v, field: str) -> int | None:
