@@ -118,13 +118,11 @@ def test_ref_without_snapshot_and_corrupt_ref(monkeypatch, tmp_path):
 
 
 def test_cached_instruct_config_wins_over_base_preset(monkeypatch, tmp_path):
-    """A hub id in the cache is read as cached (its real config), not mapped to a base preset.
-    (Meta-Llama-3-8B-Instruct: Llama-3.1-8B-Instruct, used before, is a verbatim preset of its own
-    since commit 6d27558, and an exact preset comes before the cache, as load.py's order says.)"""
+    """A hub id in the cache is read as cached (its real config), not mapped to a base preset."""
     cache = tmp_path / "c"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    make_cache(cache, repo="meta-llama/Meta-Llama-3-8B-Instruct", cfg=TINY["llama"])
-    r = resolve("meta-llama/Meta-Llama-3-8B-Instruct")
+    make_cache(cache, repo="meta-llama/Llama-3.1-8B-Instruct", cfg=TINY["llama"])
+    r = resolve("meta-llama/Llama-3.1-8B-Instruct")
     assert r.config == TINY["llama"] and not r.notes
 
 

@@ -30,13 +30,10 @@ def _one_line(e: BaseException) -> str:
 # ----------------------------------------------------------------------------- names
 
 @pytest.mark.parametrize("typed, preset", [
-    # Llama-3.1-8B-Instruct and Qwen2.5-7B-Instruct became verbatim presets of their own (commit
-    # 6d27558, "instruct variants") and resolve to themselves with no note (test_exact_preset_names_get_no_note);
-    # the base-name mapping is checked on fine-tunes without a preset of their own.
-    ("Meta-Llama-3-8B-Instruct", "Meta-Llama-3-8B"),
-    ("meta-llama/Meta-Llama-3-8B-Instruct", "Meta-Llama-3-8B"),
+    ("Llama-3.1-8B-Instruct", "Llama-3.1-8B"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B"),
     ("Meta-Llama-3-70B-Instruct", "Meta-Llama-3-70B"),
-    ("Qwen/Qwen2.5-72B-Instruct", "Qwen2.5-72B"),
+    ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B"),
     ("qwen2.5-72b-chat", "Qwen2.5-72B"),
     ("gemma-2-9b", "Gemma-2-9B-it"),          # the preset is the -it model: the base name finds it
     ("google/gemma-2-27b", "Gemma-2-27B-it"),
