@@ -80,7 +80,9 @@ glm_moe_dsa), and so is Nemotron's latent MoE (`moe_latent_size`, Nemotron 3 Sup
   `ridgeline.model.kv.state_elements_per_sequence` (conv windows: channels x kernel width; recurrent
   state: Mamba 1 d_inner x S, Mamba 2 heads x head_dim x S, delta-net value heads x key dim x value dim).
   transformers 5.24 keeps conv windows in the model dtype with the full kernel width and the recurrent
-  state in fp32 whatever the model dtype (`REFERENCE_RECURRENT_STATE_BYTES`).
+  state in fp32 whatever the model dtype (`REFERENCE_RECURRENT_STATE_BYTES`); the `engine` convention
+  (default) keeps kernel - 1 window columns, as vLLM's `MambaStateShapeCalculator` does, and the
+  recurrent state in the dtype the caller passes (vLLM: the model dtype unless `mamba_ssm_cache_dtype`).
 - Cross-attention layers (Mllama) cache the image tokens' keys and values (max_num_tiles x (patches + 1)
   per image), not the text's: `cross_attention_kv_elements_per_sequence`; a text-only prompt caches none.
 - The reference forward of `Llama4ForConditionalGeneration` fails in 5.24 for a text-only prompt
@@ -98,7 +100,8 @@ def main() -> None:
         ref = meta_param_count(cfg)
         cache = meta_cache(cfg, B, T, "bfloat16")
         kv_mine = kv_cache_elements(spec, B, T, KVLayout("transformers")) * 2
-        st_mine = B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
+        st_mine = B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES,
+                                               layout=KVLayout("transformers"))
         pub = (p.published_params or {}).get("total")
         note = next((v for k, v in EXPLAIN.items() if p.name.lower().startswith(k)), "")
         rows.append((p.name, spec.wrapper_model_type or spec.model_type, pc.total, ref, pc.active, pc.vision,

@@ -58,11 +58,13 @@ def test_qwen3_next_kv_counts_only_attention_layers_and_state_is_fixed():
     # 12 gated-attention layers x 2 (K, V) x 2 KV heads x 256 = 12,288 elements per token
     assert kv_elements_per_token(spec) == 12 * 2 * 2 * 256
     assert kv_cache_elements(spec, 1, 1000) == 1000 * 12 * 2 * 2 * 256
-    # 36 delta-net layers: conv (2*16*128 + 32*128) x 4 and recurrent 32 x 128 x 128, per sequence
-    st = state_elements_per_sequence(spec)
-    assert st.conv == 36 * 8192 * 4 and st.recurrent == 36 * 32 * 128 * 128
+    # 36 delta-net layers: conv (2*16*128 + 32*128) channels and recurrent 32 x 128 x 128, per sequence
+    ref = KVLayout("transformers")
+    st = state_elements_per_sequence(spec, layout=ref)
+    assert st.conv == 36 * 8192 * 4 and st.recurrent == 36 * 32 * 128 * 128  # transformers: full kernel
+    assert state_elements_per_sequence(spec).conv == 36 * 8192 * 3  # engines keep kernel - 1 columns
     # bf16 windows + fp32 recurrent state (what transformers holds): 77,856,768 bytes per sequence
-    assert state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES) == 77_856_768
+    assert state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES, layout=ref) == 77_856_768
 
 
 def test_nemotron_h_state_and_kv():
@@ -70,7 +72,7 @@ def test_nemotron_h_state_and_kv():
     m = spec.mamba
     mamba_layers = spec.layer_types.count("mamba")
     st = state_elements_per_sequence(spec)
-    assert st.conv == mamba_layers * (m.d_inner + 2 * m.n_groups * m.d_state) * m.d_conv
+    assert st.conv == mamba_layers * (m.d_inner + 2 * m.n_groups * m.d_state) * (m.d_conv - 1)
     assert st.recurrent == mamba_layers * m.num_heads * m.head_dim * m.d_state
     assert kv_elements_per_token(spec) == spec.layer_types.count("full") * 2 * spec.attention.num_kv_heads * 128
 

@@ -36,7 +36,7 @@ def test_tiny_model_real_forward_cache_bytes(name):
     model = forward_model(model_class(cfg)._from_config(hf_config(cfg), dtype=torch.float32).eval())
     B, T = 2, 20  # T exceeds the tiny sliding windows and chunks (8, 9), so windows are exercised
     ids = torch.randint(0, spec.vocab_size, (B, T))
-    state = B * state_bytes_per_sequence(spec, 4)  # fp32 model: conv and recurrent states in fp32
+    state = B * state_bytes_per_sequence(spec, 4, layout=REF)  # fp32 model: conv and recurrent states in fp32
     with torch.no_grad():
         out = model(input_ids=ids, use_cache=True)
         assert kv_bytes(out.cache) == kv_cache_elements(spec, B, T, REF) * 4
@@ -54,7 +54,7 @@ def test_bf16_state_keeps_recurrent_state_in_fp32(name):
     cfg = TINY[name]
     spec = spec_from_config(cfg, name)
     assert meta_state_bytes(cfg, 3, 17, "bfloat16") == 3 * state_bytes_per_sequence(
-        spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
+        spec, 2, REFERENCE_RECURRENT_STATE_BYTES, layout=REF)
 
 
 @pytest.mark.parametrize("preset", presets(), ids=lambda p: p.name)
@@ -67,7 +67,8 @@ def test_full_size_preset_meta_forward_cache_bytes(preset):
     cache = meta_cache(cfg, B, T, "bfloat16")
     assert kv_bytes(cache) == kv_cache_elements(spec, B, T, REF) * 2
     # hybrid presets: conv windows in bf16, recurrent states in fp32; 0 for pure attention models
-    assert state_bytes(cache) == B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES)
+    assert state_bytes(cache) == B * state_bytes_per_sequence(spec, 2, REFERENCE_RECURRENT_STATE_BYTES,
+                                                              layout=REF)
 
 
 def test_mistral_window_on_meta_beyond_4096():

@@ -142,42 +142,57 @@ class StateElements:
         return self.conv + self.recurrent
 
 
-def state_elements_per_layer(spec: ModelSpec, layer: int) -> StateElements:
+def _conv_width(kernel: int, layout: KVLayout) -> int:
+    """Columns of the convolution window kept per channel.
+
+    ``engine``: kernel - 1, the inputs the next step's convolution still needs (vLLM
+    ``MambaStateShapeCalculator``, vllm/model_executor/layers/mamba/mamba_utils.py @ 02d71083).
+    ``transformers``: the full kernel width (5.24 ``LinearAttentionLayer`` pads the window to it).
+    """
+    return kernel - (1 if layout.convention == "engine" else 0)
+
+
+def state_elements_per_layer(spec: ModelSpec, layer: int, layout: KVLayout = KVLayout()) -> StateElements:
     """The state layer ``layer`` keeps per sequence (zero for an attention or MLP-only layer).
 
-    Shapes are those of transformers 5.24's ``LinearAttentionLayer``: the convolution window keeps
-    the full kernel width (d_conv), not d_conv - 1.
+    Mamba 1: conv d_inner x w, recurrent d_inner x S. Mamba 2: conv (d_inner + 2*G*S) x w, recurrent
+    heads x head_dim x S. Gated delta-net: conv (2*key_dim + value_dim) x w, recurrent value heads x
+    key_head_dim x value_head_dim. w is the convolution window (:func:`_conv_width`).
     """
     kind = spec.layer_types[layer]
     if kind in ("mamba", "hybrid") and spec.mamba is not None:
         m = spec.mamba
         rec = m.d_inner * m.d_state if m.version == 1 else m.num_heads * m.head_dim * m.d_state
-        return StateElements(m.conv_channels * m.d_conv, rec)
+        return StateElements(m.conv_channels * _conv_width(m.d_conv, layout), rec)
     if kind == "linear_attention" and spec.linear_attention is not None:
         la = spec.linear_attention
-        return StateElements((2 * la.key_dim + la.value_dim) * la.conv_kernel,
+        return StateElements((2 * la.key_dim + la.value_dim) * _conv_width(la.conv_kernel, layout),
                              la.num_value_heads * la.key_head_dim * la.value_head_dim)
     return StateElements(0, 0)
 
 
-def state_elements_per_sequence(spec: ModelSpec, layers: range | None = None) -> StateElements:
+def state_elements_per_sequence(spec: ModelSpec, layers: range | None = None,
+                                layout: KVLayout = KVLayout()) -> StateElements:
     """The fixed state one sequence keeps over ``layers`` (default: all), independent of its length."""
     conv = rec = 0
     for i in layers if layers is not None else range(spec.num_layers):
-        e = state_elements_per_layer(spec, i)
+        e = state_elements_per_layer(spec, i, layout)
         conv += e.conv
         rec += e.recurrent
     return StateElements(conv, rec)
 
 
 def state_bytes_per_sequence(spec: ModelSpec, state_bytes_per_element: float,
-                             recurrent_bytes_per_element: float | None = None, layers: range | None = None) -> float:
+                             recurrent_bytes_per_element: float | None = None, layers: range | None = None,
+                             layout: KVLayout = KVLayout()) -> float:
     """Bytes of the fixed state one sequence keeps (add ``batch x`` this to the ledger).
 
     ``state_bytes_per_element`` applies to the convolution windows (the model or KV dtype);
-    ``recurrent_bytes_per_element`` to the recurrent states (default: the same; pass
-    ``REFERENCE_RECURRENT_STATE_BYTES`` for what transformers holds).
+    ``recurrent_bytes_per_element`` to the recurrent states (default: the same, as vLLM's
+    ``mamba_ssm_cache_dtype="auto"``; a config may ask for fp32, see ``MambaSpec.ssm_state_dtype``;
+    pass ``REFERENCE_RECURRENT_STATE_BYTES`` with ``layout=KVLayout("transformers")`` for what
+    transformers holds). Tensor parallelism splits both by heads / channels.
     """
-    e = state_elements_per_sequence(spec, layers)
+    e = state_elements_per_sequence(spec, layers, layout)
     rec = state_bytes_per_element if recurrent_bytes_per_element is None else recurrent_bytes_per_element
     return e.conv * state_bytes_per_element + e.recurrent * rec
