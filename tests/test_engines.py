@@ -177,6 +177,7 @@ def test_hybrid_state_is_charged_to_the_pool_per_request(engine):
     a = r.engine_allocation
     state_dev = r.ledger.stage_state_seq_bytes[0]
     assert state_dev == r.state_bytes_per_sequence / 2 > 0
+    assert r.ledger.per_device_terms["state_cache"] == state_dev  # batch 1
     n = math.ceil(state_dev / (a.kv_pool_bytes / a.num_blocks))
     assert a.state_blocks_per_request == n > 0
     assert a.blocks_for_request(8192) == a.blocks_per_request

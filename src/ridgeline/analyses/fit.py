@@ -289,7 +289,7 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
     if spec.max_position_embeddings and wl.context_tokens > spec.max_position_embeddings:
         notes.append(f"context {wl.context_tokens} exceeds the model's max_position_embeddings "
                      f"({spec.max_position_embeddings})")
-    state_seq = state_bytes_per_sequence(spec, *state_bytes_per_element(prec, layout))
+    state_seq = state_bytes_per_sequence(spec, *state_bytes_per_element(spec, prec, layout), layout=layout)
     if state_seq:
         notes.append(f"each sequence also keeps a fixed state of {state_seq:,.0f} bytes in its Mamba / "
                      "linear-attention layers (state_cache; split over tp), whatever its length")

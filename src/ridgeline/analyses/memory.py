@@ -14,10 +14,9 @@ Assumptions (named, and shown in results):
   embeddings, the last the final norm and lm_head (a tied lm_head is a copy there when pp > 1).
 - Mamba and linear-attention layers keep a fixed state per sequence (``state_cache``: conv windows
   and recurrent states, :func:`ridgeline.model.kv.state_bytes_per_sequence`), split over tp as
-  their heads and channels are (vLLM's MambaMixer2 / GatedDeltaNet shard them). Its dtype is the
-  model's (vLLM ``mamba_cache_dtype`` / ``mamba_ssm_cache_dtype`` "auto", vllm/config/cache.py);
-  the ``transformers`` convention keeps the recurrent state in fp32 as transformers 5.24 does. No
-  fragmentation applies: the state is one fixed-size slot per sequence.
+  their heads and channels are (vLLM's MambaMixer2 / GatedDeltaNet shard them); dtypes and conv
+  width follow the KV layout's convention (:func:`state_bytes_per_element`). No fragmentation
+  applies: the state is one fixed-size slot per sequence.
 
 Speed: everything that depends only on (model, precision) is computed once and cached in a
 :class:`WeightTable` (per-role prefix sums of element counts over layers), so a ledger for any
@@ -33,6 +32,7 @@ from functools import lru_cache
 from ridgeline.factors import KV_FRAGMENTATION, LOGITS_BITS, RUNTIME_OVERHEAD, Factor
 from ridgeline.model.kv import (REFERENCE_RECURRENT_STATE_BYTES, KVLayout, cached_tokens,
                                 kv_elements_per_token_layer, state_bytes_per_sequence)
+from ridgeline.formats import format_from_torch_dtype
 from ridgeline.model.params import ROLES, param_groups
 from ridgeline.model.spec import ModelSpec
 from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
@@ -249,13 +249,21 @@ def kv_spans(spec: ModelSpec, layout: KVLayout) -> KVSpans:
     return KVSpans(prefix(k == _UNBOUNDED for k in kinds), tuple((w, prefix(k == w for k in kinds)) for w in spans))
 
 
-def state_bytes_per_element(prec: Precision, layout: KVLayout) -> tuple[float, float]:
-    """(conv window, recurrent state) bytes per element of the per-sequence state: the model dtype for
-    both (vLLM's ``mamba_cache_dtype`` "auto" takes the model config's dtype for the conv and the
-    SSM state, vllm/config/cache.py); transformers 5.24 keeps the recurrent state in fp32."""
+def state_bytes_per_element(spec: ModelSpec, prec: Precision, layout: KVLayout) -> tuple[float, float]:
+    """(conv window, recurrent state) bytes per element of the per-sequence state.
+
+    Engines: the model dtype for both (vLLM's ``mamba_cache_dtype`` / ``mamba_ssm_cache_dtype``
+    "auto", vllm/config/cache.py), except where the config names an SSM state dtype
+    (``MambaSpec.ssm_state_dtype``: Nemotron-H's ``mamba_ssm_cache_dtype``, "float32" by default, which
+    vLLM's ``NemotronHForCausalLMConfig.verify_and_update_config`` adopts). ``transformers``: 5.24
+    keeps every recurrent state in fp32 (``REFERENCE_RECURRENT_STATE_BYTES``).
+    """
     conv = prec.activations.bytes_per_element
-    rec = REFERENCE_RECURRENT_STATE_BYTES if layout.convention == "transformers" else conv
-    return conv, rec
+    if layout.convention == "transformers":
+        return conv, REFERENCE_RECURRENT_STATE_BYTES
+    named = spec.mamba.ssm_state_dtype if spec.mamba is not None else None
+    fmt = format_from_torch_dtype(named) if named else None
+    return conv, (fmt.bytes_per_element if fmt is not None else conv)
 
 
 @lru_cache(maxsize=1024)
@@ -263,8 +271,8 @@ def state_seq_bytes_by_stage(spec: ModelSpec, prec: Precision, plan: ParallelPla
                              layout: KVLayout = KVLayout()) -> tuple[float, ...]:
     """Per pipeline stage, the fixed state one sequence keeps on one tp rank: the stage's Mamba and
     linear-attention layers (:func:`ridgeline.model.kv.state_bytes_per_sequence`), divided by tp."""
-    conv, rec = state_bytes_per_element(prec, layout)
-    return tuple(state_bytes_per_sequence(spec, conv, rec, r) / plan.tp
+    conv, rec = state_bytes_per_element(spec, prec, layout)
+    return tuple(state_bytes_per_sequence(spec, conv, rec, r, layout) / plan.tp
                  for r in stage_layers(spec.num_layers, plan.pp))
 
 
