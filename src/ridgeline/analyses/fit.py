@@ -12,10 +12,8 @@ page call :func:`fit_request`; ``to_jsonable(result)`` is the JSON they print.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 
 from ridgeline.analyses.engines import EngineAllocation, EngineSettings, StageShape, allocate
 from ridgeline.analyses.memory import (MemoryLedger, Overheads, byte_table, forward_activation_bytes,
