@@ -121,8 +121,8 @@ def test_cached_instruct_config_wins_over_base_preset(monkeypatch, tmp_path):
     """A hub id in the cache is read as cached (its real config), not mapped to a base preset."""
     cache = tmp_path / "c"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    make_cache(cache, repo="meta-llama/Llama-3.1-8B-Instruct", cfg=TINY["llama"])
-    r = resolve("meta-llama/Llama-3.1-8B-Instruct")
+    make_cache(cache, repo="meta-llama/Llama-3.1-405B-Instruct", cfg=TINY["llama"])
+    r = resolve("meta-llama/Llama-3.1-405B-Instruct")
     assert r.config == TINY["llama"] and not r.notes
 
 
