@@ -157,3 +157,29 @@ def test_more_memory_fraction_never_fewer_tokens(f1, df, tp, engine):
             engine=EngineSettings(engine, min(f1 + df, 1.0))).engine_allocation
     assert b.max_kv_tokens >= a.max_kv_tokens
     assert b.kv_pool_bytes <= b.available_kv_cache_bytes or b.num_blocks == 0
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "trtllm"])
+def test_hybrid_state_is_charged_to_the_pool_per_request(engine):
+    """A Mamba / delta-net request costs its state beside its KV blocks (issue 10 item 2): whole
+    blocks of the pool, so the engine's concurrency falls below the KV-only figure by exactly that."""
+    import math
+
+    from ridgeline.analyses.engines import EngineSettings
+    from ridgeline.analyses.fit import fit
+    from ridgeline.hardware.load import get_accelerator
+    from ridgeline.model.load import load_model
+    from ridgeline.workload import InferenceWorkload, ParallelPlan
+
+    spec = load_model("Nemotron-H-56B-Base-8K")
+    r = fit(spec, get_accelerator("h200"), InferenceWorkload(1, 8192), plan=ParallelPlan(2, 1),
+            engine=EngineSettings(engine, max_model_len=8192))
+    a = r.engine_allocation
+    state_dev = r.ledger.stage_state_seq_bytes[0]
+    assert state_dev == r.state_bytes_per_sequence / 2 > 0
+    assert r.ledger.per_device_terms["state_cache"] == state_dev  # batch 1
+    n = math.ceil(state_dev / (a.kv_pool_bytes / a.num_blocks))
+    assert a.state_blocks_per_request == n > 0
+    assert a.blocks_for_request(8192) == a.blocks_per_request
+    assert a.max_concurrency == pytest.approx(a.num_blocks / a.blocks_per_request)
+    assert any("Mamba / linear-attention state" in x for x in a.notes)

@@ -217,6 +217,31 @@ def test_load_model_and_cli_on_gguf(tmp_path, capsys):
     assert main(["fit", str(f), "--gpu", "h100", "--json"]) == 0
 
 
+@pytest.mark.reference
+def test_fit_on_gguf_uses_the_stored_bytes(tmp_path, capsys):
+    """fit on a .gguf file sizes the weights from the file's tensor table (Q8_0 matrices, F32 norms:
+    a mixed file no single format describes), exactly; --weights overrides it."""
+    from ridgeline.analyses.fit import FitRequest, fit_request
+    from ridgeline.cli import main
+    from ridgeline.model.load import stored_weights_bytes
+
+    cfg = TINY["qwen3"]
+    tensors = _hf_tensors(cfg, gguf.MODEL_ARCH.QWEN3)
+    f = write_gguf(tmp_path / "Tiny-Q8_0.gguf", "qwen3", _hf_to_gguf_meta(cfg, "qwen3"), tensors)
+    stored = sum(_tensor_bytes(ne, t) for _, ne, t in tensors)
+    assert stored_weights_bytes(str(f)) == stored
+    capsys.readouterr()
+    assert main(["fit", str(f), "--gpu", "l4", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["memory"]["weights_bytes"] == stored
+    weights = sum(v for k, v in d["per_device"]["terms"].items() if k.startswith("weights."))
+    assert weights == pytest.approx(stored, rel=1e-12)
+    assert any("read from the checkpoint's headers" in n for n in d["notes"])
+    r = fit_request(FitRequest(str(f), "l4", weights="fp32"))
+    assert r.memory.weights_bytes != stored
+    assert not any("checkpoint's headers" in n for n in r.notes)
+
+
 def test_deepseek_mtp_layers_and_old_mla_keys(tmp_path):
     cfg = TINY["deepseek_v3"]
     meta = _hf_to_gguf_meta(cfg, "deepseek2")

@@ -122,3 +122,43 @@ def test_mllama_cross_attention_caches_image_tokens_not_text():
         out = model(input_ids=ids[:, :1], cache=out.cache, use_cache=True,
                     cross_attention_mask=image["cross_attention_mask"][:, -1:])
         assert kv_bytes(out.cache) == (kv_cache_elements(spec, B, T + 1, REF) + cross) * 4
+
+
+@pytest.mark.parametrize("name", ["qwen3_next", "nemotron_h", "jamba", "falcon_h1"])
+def test_ledger_state_term_is_batch_times_the_reference_state(name):
+    """The memory ledger's state_cache term (issue 10 item 2) equals batch x the per-sequence state that
+    transformers' cache tensors hold (meta forward, bf16: conv windows bf16, recurrent states fp32) under
+    the transformers convention, exactly; tp splits it; pp stages sum to it; the engine convention keeps
+    the recurrent state in the model dtype; fit's room for sequences charges KV plus state."""
+    from ridgeline.analyses.fit import fit
+    from ridgeline.analyses.memory import inference_ledger
+    from ridgeline.hardware.load import get_accelerator
+    from ridgeline.validate.reference import meta_state_bytes
+    from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
+
+    cfg = TINY[name]
+    spec = spec_from_config(cfg, name)
+    prec = Precision.build(spec)
+    assert prec.activations.name == "bf16"
+    B, T = 3, 17
+    ref = meta_state_bytes(cfg, B, T, "bfloat16")
+    assert ref > 0
+    wl = InferenceWorkload(B, T)
+    led = inference_ledger(spec, wl, prec, ParallelPlan(), REF)
+    assert led.per_device_terms["state_cache"] == ref == led.state_cache_bytes
+    assert led.per_device_total_bytes == pytest.approx(sum(led.per_device_terms.values()))
+    two = inference_ledger(spec, wl, prec, ParallelPlan(2, 1), REF)
+    assert two.per_device_terms["state_cache"] == ref / 2 and two.state_cache_bytes == ref
+    staged = inference_ledger(spec, wl, prec, ParallelPlan(1, 2), REF)
+    assert sum(staged.stage_state_seq_bytes) * B == ref
+    # engines: kernel - 1 conv columns, the SSM state in the model dtype unless the config names one
+    # (Nemotron-H: mamba_ssm_cache_dtype, float32 by default, which vLLM adopts)
+    eng = inference_ledger(spec, wl, prec, ParallelPlan(), KVLayout())
+    rec = 4 if name == "nemotron_h" else 2
+    assert eng.per_device_terms["state_cache"] == B * state_bytes_per_sequence(spec, 2, rec, layout=KVLayout())
+    assert eng.per_device_terms["state_cache"] < ref
+    r = fit(spec, get_accelerator("l4"), wl, prec, layout=REF)
+    assert r.state_bytes_per_sequence * B == ref and r.memory.state_cache_bytes == ref
+    per_seq = r.ledger.stage_kv_seq_bytes[0]
+    assert per_seq == pytest.approx(r.kv_bytes_per_sequence * (1 + r.ledger.factors[1].value) + ref / B)
+    assert r.max_concurrent_sequences == int((r.capacity_bytes - r.ledger.stage_fixed_bytes[0]) // per_seq)

@@ -171,6 +171,23 @@ MALFORMED = {
                           "field 'format' is 'marlin-24'"),
     "skip list not a list": ({"quant_method": "awq", "modules_to_not_convert": "lm_head"},
                              "'modules_to_not_convert' must be a list"),
+    # found by hypothesis: an unhashable 'format' raised TypeError from the set membership test
+    "ct format a list": ({"quant_method": "compressed-tensors", "format": [], "config_groups": {}},
+                         "field 'format' is []"),
+    "ct format an object": ({"quant_method": "compressed-tensors", "format": {"a": 1}, "config_groups": {}},
+                            "field 'format' is {'a': 1}"),
+    "ct group format a list": ({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
+        "group_0": {"format": [1], "weights": {"num_bits": 4, "strategy": "group", "group_size": 128}}}},
+        "field 'config_groups.group_0.format' is [1]"),
+    "ct group name with a newline": ({"quant_method": "compressed-tensors", "config_groups": {"a\nb": 5}},
+                                     "field 'config_groups.a\\nb' must be an object"),
+    "ct symmetric as text": ({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
+        "group_0": {"weights": {"num_bits": 4, "strategy": "group", "group_size": 128, "symmetric": "yes"}}}},
+        "'config_groups.group_0.weights.symmetric' must be true or false"),
+    "awq zero_point a list": ({"quant_method": "awq", "bits": 4, "zero_point": []},
+                              "field 'zero_point' must be true or false"),
+    "gptq bits huge": ({"quant_method": "gptq", "bits": 2**200}, "field 'bits' is an integer of 201 bits"),
+    "modelopt algo a list": ({"quant_method": "modelopt", "quant_algo": ["FP8"]}, "field 'quant_algo' is ['FP8']"),
 }
 
 
@@ -256,3 +273,44 @@ def test_unreadable_asks_for_weights_never_bf16(case, tmp_path, capsys):
 def test_null_quantization_config_is_unquantized():
     assert read_quantization(None) is None
     assert spec_from_config(_tiny(None)).quant_method is None
+
+
+def test_values_too_long_to_print_still_give_the_one_line_problem():
+    # Python refuses str() of an integer above 4300 digits; the message must not need it
+    s = read_quantization({"quant_method": "gptq", "bits": 10**5000})
+    assert s.weights is None and "field 'bits' is an integer of" in s.problem and "--weights" in s.problem
+    nested: list = []
+    for _ in range(10_000):
+        nested = [nested]
+    s = read_quantization({"quant_method": "fp8", "weight_block_size": nested})
+    assert s.weights is None and "'weight_block_size' must be two" in s.problem
+
+
+ODD_VALUES = [None, True, 0, -1, 2**200, 1.5, float("nan"), "", "x", [], [1], [[]], {}, {"a": []}]
+
+
+@pytest.mark.parametrize("case", sorted(REAL))
+def test_every_field_of_a_real_config_set_to_a_wrong_type_never_raises(case):
+    """Each field of each real config (and of its first config group's weights), one at a time, set to
+    each wrong-typed value: a scheme or the one-line problem, never an exception (the class of the
+    hypothesis-found TypeError on an unhashable 'format')."""
+    import copy
+
+    q0 = REAL[case][1]
+    paths = [(k,) for k in q0]
+    groups = q0.get("config_groups")
+    if isinstance(groups, dict) and groups:
+        g = next(iter(groups))
+        paths += [("config_groups", g, k) for k in groups[g]]
+        if isinstance(groups[g].get("weights"), dict):
+            paths += [("config_groups", g, "weights", k) for k in groups[g]["weights"]]
+    for path in paths:
+        for v in ODD_VALUES:
+            q = copy.deepcopy(q0)
+            d = q
+            for k in path[:-1]:
+                d = d[k]
+            d[path[-1]] = v
+            s = read_quantization(q)
+            assert s is not None and (s.problem is None) != (s.weights is None), (path, v)
+            assert s.problem is None or ("--weights" in s.problem and "\n" not in s.problem), (path, v)

@@ -6,7 +6,8 @@
     70553706496
 """
 
-from ridgeline.analyses.fit import FitResult, fit
+from ridgeline.analyses.engines import EngineSettings
+from ridgeline.analyses.fit import FitRequest, FitResult, fit, fit_request
 from ridgeline.analyses.memory import MemoryLedger, Overheads, inference_ledger
 from ridgeline.errors import (CheckpointError, ConfigError, HubError, InputError, PlanError, RidgelineError,
                               UnknownNameError)
@@ -40,10 +41,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Accelerator", "CheckpointError", "ConfigError", "Efficiencies", "FitResult", "HubError", "InferResult",
-    "InferenceWorkload", "InputError", "KVLayout", "MemoryLedger", "ModelSpec", "NumberFormat", "Overheads",
-    "ParallelPlan", "ParamCount", "PlanError", "Precision", "RidgelineError", "SUPPORTED_MODEL_TYPES",
-    "UnknownNameError", "accelerators", "count_params", "fit", "get_accelerator", "get_format",
-    "inference_ledger", "infer", "inspect_checkpoint", "kv_cache_elements", "load_model", "op_table", "presets",
-    "spec_from_config",
+    "Accelerator", "CheckpointError", "ConfigError", "Efficiencies", "EngineSettings", "FitRequest", "FitResult",
+    "HubError", "InferResult", "InferenceWorkload", "InputError", "KVLayout", "MemoryLedger", "ModelSpec",
+    "NumberFormat", "Overheads", "ParallelPlan", "ParamCount", "PlanError", "Precision", "RidgelineError",
+    "SUPPORTED_MODEL_TYPES", "UnknownNameError", "accelerators", "count_params", "fit", "fit_request",
+    "get_accelerator", "get_format", "inference_ledger", "infer", "inspect_checkpoint", "kv_cache_elements",
+    "load_model", "op_table", "presets", "spec_from_config",
 ]

@@ -109,8 +109,9 @@ def fit(
     """Does MODEL fit on GPU? The per-device ledger, the fewest devices, the KV room in tokens.
 
     With --engine, the KV pool, token capacity and concurrency follow that engine's own rule and
-    are named as its start-up log names them. On a checkpoint folder with safetensors files (and no
-    --weights), the weight bytes are the exact sum over the stored tensors, read from the headers.
+    are named as its start-up log names them. On a checkpoint (a folder with safetensors files, or a
+    .gguf file) and no --weights, the weight bytes are the exact sum over the stored tensors, read
+    from the headers. Mamba and linear-attention layers add a fixed state per sequence (state_cache).
     """
     from ridgeline.analyses.fit import FitRequest, fit_request  # noqa: PLC0415
 

@@ -99,12 +99,15 @@ def fit_table(r, console: Console) -> None:
                "(full-attention layers only)")
     console.print(f"params {fmt_count(r.model.params_total)} total, {fmt_count(r.model.params_active)} active per "
                   f"token; {kv}; {fmt_bytes(r.kv_bytes_per_sequence)} per sequence of "
-                  f"{r.workload.context_tokens:,} tokens.")
+                  f"{r.workload.context_tokens:,} tokens"
+                  + (f", plus {fmt_bytes(r.state_bytes_per_sequence)} of Mamba / linear-attention state"
+                     if getattr(r, "state_bytes_per_sequence", 0) else "") + ".")
     if r.engine == "ideal":
         n = r.max_concurrent_sequences
         console.print(f"KV room beside the weights: {fmt_gib(r.kv_pool_bytes, 2)} per device = "
                       f"{r.max_kv_tokens:,} tokens; {n:,} sequence{'' if n == 1 else 's'} of "
-                      f"{r.workload.context_tokens:,} tokens.")
+                      f"{r.workload.context_tokens:,} tokens"
+                      + (" (each with its state)" if getattr(r, "state_bytes_per_sequence", 0) else "") + ".")
     console.print("factors: " + "; ".join(_factor(f) for f in r.factors), style="dim")
     for n in r.notes:
         console.print(f"note: {n}", style="dim")

@@ -16,7 +16,7 @@ Quantities are named as the engines log them:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ridgeline.errors import InputError
 from ridgeline.factors import (SGLANG_PAGE_SIZE, SGLANG_RESERVED_BASE, SGLANG_RESERVED_FLOOR_BIG,
@@ -110,6 +110,8 @@ class StageShape:
     """Of weights_bytes, the routed experts' bytes."""
     window: int | None = None
     """Tokens a windowed (sliding or chunked) layer keeps at most; None without such layers."""
+    state_seq_bytes: float = 0.0
+    """Fixed state one request keeps in the stage's Mamba / linear-attention layers on one device."""
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,12 @@ class EngineAllocation:
     sliding_window: int | None
     factors: tuple[Factor, ...]
     notes: tuple[str, ...]
+    state_blocks_per_request: int = 0
+    """Blocks of the pool one request's fixed state (Mamba / linear attention) takes (0 without)."""
 
     def blocks_for_request(self, tokens: int) -> int:
-        """Blocks one request of ``tokens`` tokens holds at its peak (all KV groups)."""
-        n = self.full_groups * _cdiv(tokens, self.block_size)
+        """Blocks one request of ``tokens`` tokens holds at its peak (all KV groups and its state)."""
+        n = self.full_groups * _cdiv(tokens, self.block_size) + self.state_blocks_per_request
         if self.sliding_groups:
             w = min((self.sliding_window or tokens) - 1 + self.max_num_batched_tokens, tokens)
             n += self.sliding_groups * (_cdiv(w, self.block_size) + 1)
@@ -203,10 +207,34 @@ def allocate(settings: EngineSettings, spec: ModelSpec, stages: tuple[StageShape
         rc = rotary_cache_bytes(spec, element_bytes)
         pad = mxfp4_expert_padding(spec, tp) if expert_format == "mxfp4" else 1.0
         stages = tuple(StageShape(s.weights_bytes + rc + s.expert_bytes * (pad - 1), s.full_layers, s.sliding_layers,
-                                  s.last, s.expert_bytes * pad, s.window) for s in stages)
+                                  s.last, s.expert_bytes * pad, s.window, s.state_seq_bytes) for s in stages)
     fn = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}[settings.engine]
-    return fn(settings, spec, stages, kv_layer_token_bytes, forward_activation, device_total_bytes, device_name,
-              tp, pp, runtime_bytes)
+    a = fn(settings, spec, stages, kv_layer_token_bytes, forward_activation, device_total_bytes, device_name,
+           tp, pp, runtime_bytes)
+    return _with_state(a, stages)
+
+
+def _with_state(a: EngineAllocation, stages: tuple[StageShape, ...]) -> EngineAllocation:
+    """Charge each request's fixed state (Mamba / linear-attention layers) to the KV pool, in whole blocks.
+
+    A simplification, said in the notes: vLLM's hybrid allocator gives the state layers their own
+    page-aligned KV groups (one page per request and layer group), SGLang and TensorRT-LLM keep a
+    separate state pool sized for their running requests; all of them take the state out of the
+    memory the KV cache would otherwise get. Here a request costs ceil(state / block bytes) blocks
+    of the pool beside its KV blocks, on the stage with the most state per block.
+    """
+    if a.num_blocks <= 0 or not any(s.state_seq_bytes for s in stages):
+        return a
+    block_bytes = a.kv_pool_bytes / a.num_blocks
+    n = max(_cdiv(math.ceil(s.state_seq_bytes), math.ceil(block_bytes)) for s in stages) if block_bytes > 0 else 0
+    if not n:
+        return a
+    per_req = a.blocks_per_request + n
+    note = (f"{a.engine}: each request's Mamba / linear-attention state ({max(s.state_seq_bytes for s in stages):,.0f} "
+            f"bytes per device) is charged as {n} block(s) of the KV pool (engines keep it in their own state slots: "
+            "a simplification)")
+    return replace(a, state_blocks_per_request=n, blocks_per_request=per_req,
+                   max_concurrency=a.num_blocks / per_req, notes=a.notes + (note,))
 
 
 def _groups(full: int, sliding: int) -> tuple[int, int, int]:

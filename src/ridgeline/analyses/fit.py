@@ -12,19 +12,18 @@ page call :func:`fit_request`; ``to_jsonable(result)`` is the JSON they print.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 
 from ridgeline.analyses.engines import EngineAllocation, EngineSettings, StageShape, allocate
 from ridgeline.analyses.memory import (MemoryLedger, Overheads, byte_table, forward_activation_bytes,
                                        inference_ledger, kv_layer_token_bytes, kv_spans, model_weight_bytes,
-                                       stage_cached_tokens, stage_layers, stage_totals)
+                                       stage_cached_tokens, stage_layers, stage_totals, state_bytes_per_element,
+                                       state_seq_bytes_by_stage)
 from ridgeline.errors import InputError
 from ridgeline.factors import KV_FRAGMENTATION, RUNTIME_OVERHEAD, Factor
 from ridgeline.hardware.spec import Accelerator
-from ridgeline.model.kv import KVLayout, kv_elements_per_token_layer
+from ridgeline.model.kv import KVLayout, kv_elements_per_token_layer, state_bytes_per_sequence
 from ridgeline.model.params import ROLES, ParamCount, count_params
 from ridgeline.model.spec import ModelSpec
 from ridgeline.workload import MAX_SIZE, InferenceWorkload, ParallelPlan, Precision
@@ -84,6 +83,8 @@ class MemoryTotals:
     activations_bytes: float
     overhead_bytes: float
     total_bytes: float
+    state_cache_bytes: float = 0.0
+    """Per-sequence state of Mamba / linear-attention layers for the batch (in total_bytes)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ class FitResult:
     """KV bytes one more token adds once every sliding window is full (full-attention layers only)."""
     kv_bytes_per_sequence: float
     """KV bytes of one sequence at the workload's context (sliding windows applied)."""
+    state_bytes_per_sequence: float
+    """Fixed state one sequence keeps in the Mamba / linear-attention layers (whole model, not
+    sharded; 0 for attention-only models). A sequence costs its KV plus this."""
     fits: bool
     """The workload fits: the ledger within capacity (ideal), or the engine's pool holds batch
     sequences of the context and at least one of max_model_len (engines)."""
@@ -178,10 +182,12 @@ class _Model:
     def stages(self, plan: ParallelPlan) -> tuple[StageShape, ...]:
         out = []
         t = self.table
+        state = state_seq_bytes_by_stage(self.spec, self.prec, plan, self.layout)
         for s, r in enumerate(stage_layers(self.spec.num_layers, plan.pp)):
             w, ex = t.stage(r, s, plan.pp, plan.tp)
             full, windowed, window = self.spans.counts(r)
-            out.append(StageShape(w * self.scale, full, windowed, s == plan.pp - 1, ex * self.scale, window))
+            out.append(StageShape(w * self.scale, full, windowed, s == plan.pp - 1, ex * self.scale, window,
+                                  state[s]))
         return tuple(out)
 
     def engine(self, st: EngineSettings, plan: ParallelPlan, hw: Accelerator, capacity: float) -> EngineAllocation:
@@ -276,11 +282,15 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
     md = min_devices(fits_on)
     notes.append(f"weights in {prec.weights.name} from {prec.origin}")
     if stored_weights_bytes is not None:
-        notes.append(f"weights: {stored_weights_bytes:,.0f} bytes read from the checkpoint's safetensors headers "
+        notes.append(f"weights: {stored_weights_bytes:,.0f} bytes read from the checkpoint's headers "
                      "(exact); the per-device split follows the config's tensor layout")
     if spec.max_position_embeddings and wl.context_tokens > spec.max_position_embeddings:
         notes.append(f"context {wl.context_tokens} exceeds the model's max_position_embeddings "
                      f"({spec.max_position_embeddings})")
+    state_seq = state_bytes_per_sequence(spec, *state_bytes_per_element(spec, prec, layout), layout=layout)
+    if state_seq:
+        notes.append(f"each sequence also keeps a fixed state of {state_seq:,.0f} bytes in its Mamba / "
+                     "linear-attention layers (state_cache; split over tp), whatever its length")
     if spec.sliding_window:
         notes.append(f"{spec.num_sliding_layers} of {spec.num_layers} layers slide over a window of "
                      f"{spec.sliding_window} tokens")
@@ -296,9 +306,10 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
                                    tuple(sorted(prec.keep)), prec.kv.name, prec.activations.name, prec.origin),
         kv_layout=layout,
         memory=MemoryTotals(led.weights_bytes, led.kv_cache_bytes, led.activations_bytes, led.overhead_bytes,
-                            led.total_bytes),
+                            led.total_bytes, led.state_cache_bytes),
         per_device=PerDevice(dict(led.per_device_terms), total, cap, cap - total),
         kv_bytes_per_token=per_tok, kv_bytes_per_token_full_layers=per_tok_full, kv_bytes_per_sequence=kv_seq,
+        state_bytes_per_sequence=state_seq,
         fits=fits, headroom_bytes=cap - total,
         min_devices=md[0] if md else None, min_devices_plan=md[1] if md else None,
         kv_pool_bytes=pool, max_kv_tokens=tokens, max_concurrency=conc, max_concurrent_sequences=seqs,
@@ -372,16 +383,14 @@ def _overheads(req: FitRequest, hw: Accelerator) -> Overheads | None:
 
 
 def stored_weights(model: str, weights: str | None) -> float | None:
-    """Exact tensor bytes of a local checkpoint folder with safetensors (None otherwise or when
-    --weights overrides the stored format)."""
-    p = Path(model).expanduser()
-    if weights is not None or not p.is_dir():
+    """Exact stored bytes of the weights when MODEL is a checkpoint on disk, from its headers only
+    (a ``.gguf`` file with every split part, a ``.safetensors`` file, or a folder of safetensors);
+    None for presets, config files and hub ids, or when --weights overrides the stored format."""
+    if weights is not None:
         return None
-    if any(p.glob("*.safetensors")) or (p / "model.safetensors.index.json").is_file():
-        from ridgeline.model.checkpoint import inspect_checkpoint  # noqa: PLC0415
+    from ridgeline.model.load import stored_weights_bytes  # noqa: PLC0415
 
-        return inspect_checkpoint(p).total_bytes
-    return None
+    return stored_weights_bytes(model)
 
 
 def _tokens(v, field: str) -> int | None:

@@ -12,6 +12,11 @@ Assumptions (named, and shown in results):
   (replication, as vLLM does). MLA's latent is replicated on every tp rank.
 - Pipeline stages take contiguous layers as evenly as possible; the first stage also holds the
   embeddings, the last the final norm and lm_head (a tied lm_head is a copy there when pp > 1).
+- Mamba and linear-attention layers keep a fixed state per sequence (``state_cache``: conv windows
+  and recurrent states, :func:`ridgeline.model.kv.state_bytes_per_sequence`), split over tp as
+  their heads and channels are (vLLM's MambaMixer2 / GatedDeltaNet shard them); dtypes and conv
+  width follow the KV layout's convention (:func:`state_bytes_per_element`). No fragmentation
+  applies: the state is one fixed-size slot per sequence.
 
 Speed: everything that depends only on (model, precision) is computed once and cached in a
 :class:`WeightTable` (per-role prefix sums of element counts over layers), so a ledger for any
@@ -25,7 +30,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ridgeline.factors import KV_FRAGMENTATION, LOGITS_BITS, RUNTIME_OVERHEAD, Factor
-from ridgeline.model.kv import KVLayout, cached_tokens, kv_elements_per_token_layer
+from ridgeline.model.kv import (REFERENCE_RECURRENT_STATE_BYTES, KVLayout, cached_tokens,
+                                kv_elements_per_token_layer, state_bytes_per_sequence)
+from ridgeline.formats import format_from_torch_dtype
 from ridgeline.model.params import ROLES, param_groups
 from ridgeline.model.spec import ModelSpec
 from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision
@@ -54,13 +61,18 @@ class MemoryLedger:
     stage_fixed_bytes: tuple[float, ...] = ()
     """Per pipeline stage, bytes on one device other than KV (weights, activations, runtime)."""
     stage_kv_seq_bytes: tuple[float, ...] = ()
-    """Per pipeline stage, KV bytes (with fragmentation) one sequence puts on one device."""
+    """Per pipeline stage, bytes one sequence puts on one device: its KV (with fragmentation) plus
+    its fixed state (Mamba / linear-attention layers)."""
     factors: tuple[Factor, ...] = field(default_factory=tuple)
     stage_weights_bytes: tuple[float, ...] = ()
     """Per pipeline stage, weight bytes on one device."""
     stage_kv_token_bytes: tuple[float, ...] = ()
     """Per pipeline stage, KV bytes (with fragmentation) one token of context puts on one device
     if every layer of the stage keeps it (no window full yet)."""
+    state_cache_bytes: float = 0.0
+    """Per-sequence state (Mamba / linear-attention layers) resident on all devices, for the batch."""
+    stage_state_seq_bytes: tuple[float, ...] = ()
+    """Per pipeline stage, the fixed state one sequence keeps on one device (0 without state layers)."""
 
     @property
     def per_device_total_bytes(self) -> float:
@@ -68,7 +80,8 @@ class MemoryLedger:
 
     @property
     def total_bytes(self) -> float:
-        return self.weights_bytes + self.kv_cache_bytes + self.activations_bytes + self.overhead_bytes
+        return (self.weights_bytes + self.kv_cache_bytes + self.state_cache_bytes + self.activations_bytes
+                + self.overhead_bytes)
 
 
 def stage_layers(num_layers: int, pp: int) -> list[range]:
@@ -236,6 +249,33 @@ def kv_spans(spec: ModelSpec, layout: KVLayout) -> KVSpans:
     return KVSpans(prefix(k == _UNBOUNDED for k in kinds), tuple((w, prefix(k == w for k in kinds)) for w in spans))
 
 
+def state_bytes_per_element(spec: ModelSpec, prec: Precision, layout: KVLayout) -> tuple[float, float]:
+    """(conv window, recurrent state) bytes per element of the per-sequence state.
+
+    Engines: the model dtype for both (vLLM's ``mamba_cache_dtype`` / ``mamba_ssm_cache_dtype``
+    "auto", vllm/config/cache.py), except where the config names an SSM state dtype
+    (``MambaSpec.ssm_state_dtype``: Nemotron-H's ``mamba_ssm_cache_dtype``, "float32" by default, which
+    vLLM's ``NemotronHForCausalLMConfig.verify_and_update_config`` adopts). ``transformers``: 5.24
+    keeps every recurrent state in fp32 (``REFERENCE_RECURRENT_STATE_BYTES``).
+    """
+    conv = prec.activations.bytes_per_element
+    if layout.convention == "transformers":
+        return conv, REFERENCE_RECURRENT_STATE_BYTES
+    named = spec.mamba.ssm_state_dtype if spec.mamba is not None else None
+    fmt = format_from_torch_dtype(named) if named else None
+    return conv, (fmt.bytes_per_element if fmt is not None else conv)
+
+
+@lru_cache(maxsize=1024)
+def state_seq_bytes_by_stage(spec: ModelSpec, prec: Precision, plan: ParallelPlan,
+                             layout: KVLayout = KVLayout()) -> tuple[float, ...]:
+    """Per pipeline stage, the fixed state one sequence keeps on one tp rank: the stage's Mamba and
+    linear-attention layers (:func:`ridgeline.model.kv.state_bytes_per_sequence`), divided by tp."""
+    conv, rec = state_bytes_per_element(spec, prec, layout)
+    return tuple(state_bytes_per_sequence(spec, conv, rec, r, layout) / plan.tp
+                 for r in stage_layers(spec.num_layers, plan.pp))
+
+
 def stage_cached_tokens(spec: ModelSpec, layers: range, context_tokens: int, layout: KVLayout) -> int:
     """Sum over the stage's layers of the tokens each keeps for one sequence."""
     return kv_spans(spec, layout).tokens(layers, context_tokens)
@@ -356,12 +396,14 @@ def stage_totals(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, plan: 
     per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
     frag = overheads.kv_fragmentation.value
     spans = kv_spans(spec, layout)
+    state = state_seq_bytes_by_stage(spec, prec, plan, layout)
     best = 0.0
     pp = plan.pp
     for s, r in enumerate(stage_layers(spec.num_layers, pp)):
         w = t.stage(r, s, pp, plan.tp)[0] * weight_scale
         kv = wl.batch * spans.tokens(r, wl.context_tokens) * per
-        tot = w + kv + math.ceil(kv * frag) + fixed + (act["activations.logits"] if s == pp - 1 else 0.0)
+        tot = w + kv + math.ceil(kv * frag) + wl.batch * state[s] + fixed + \
+            (act["activations.logits"] if s == pp - 1 else 0.0)
         if tot > best:
             best = tot
     return best
@@ -387,6 +429,7 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     per = kv_layer_token_bytes(spec, prec, layout, plan.tp)
     kv_seq_stages = [stage_cached_tokens(spec, r, wl.context_tokens, layout) * per for r in stages]
     kv_stages = [wl.batch * x for x in kv_seq_stages]
+    state_seq = state_seq_bytes_by_stage(spec, prec, plan, layout)
     act = activation_bytes(spec, wl, prec, plan.tp)
     frag = overheads.kv_fragmentation.value
     best: dict[str, float] | None = None
@@ -395,6 +438,8 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     for s in range(plan.pp):
         terms = dict(sorted(w_stages[s].items()))
         terms["kv_cache"] = kv_stages[s]
+        if any(state_seq):
+            terms["state_cache"] = wl.batch * state_seq[s]
         terms["activations.prefill_chunk"] = act["activations.prefill_chunk"]
         # logits are computed on the last stage only
         terms["activations.logits"] = act["activations.logits"] if s == plan.pp - 1 else 0.0
@@ -412,11 +457,12 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
     if plan.devices > 1:  # on one device the exact sum over tensor groups (or stored bytes) stands as is
         weights_total = resident(lambda k: k.startswith("weights."))
     kv_total = resident(lambda k: k == "kv_cache")
+    state_total = resident(lambda k: k == "state_cache")
     act_total = resident(lambda k: k.startswith("activations."))
     overhead_total = resident(lambda k: k.startswith("overhead."))
-    stage_fixed = tuple(sum(v for k, v in t.items() if k not in ("kv_cache", "overhead.kv_fragmentation"))
-                        for t in stage_terms)
-    stage_kv_seq = tuple(kv_seq_stages[s] * (1 + frag) for s in range(plan.pp))
+    per_seq = ("kv_cache", "state_cache", "overhead.kv_fragmentation")
+    stage_fixed = tuple(sum(v for k, v in t.items() if k not in per_seq) for t in stage_terms)
+    stage_kv_seq = tuple(kv_seq_stages[s] * (1 + frag) + state_seq[s] for s in range(plan.pp))
     stage_w = tuple(sum(v for k, v in t.items() if k.startswith("weights.")) for t in stage_terms)
     spans = kv_spans(spec, layout)
     stage_tok = tuple(sum(spans.counts(r)[:2]) * per * (1 + frag) for r in stages)
@@ -424,5 +470,6 @@ def inference_ledger(spec: ModelSpec, wl: InferenceWorkload, prec: Precision, pl
         per_device_terms=best, weights_bytes=weights_total, kv_cache_bytes=kv_total, activations_bytes=act_total,
         overhead_bytes=overhead_total, devices=plan.devices, stage_fixed_bytes=stage_fixed,
         stage_kv_seq_bytes=stage_kv_seq, factors=(overheads.runtime, overheads.kv_fragmentation, LOGITS_BITS),
-        stage_weights_bytes=stage_w, stage_kv_token_bytes=stage_tok,
+        stage_weights_bytes=stage_w, stage_kv_token_bytes=stage_tok, state_cache_bytes=state_total,
+        stage_state_seq_bytes=tuple(state_seq),
     )

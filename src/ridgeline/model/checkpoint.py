@@ -67,23 +67,34 @@ class TensorInfo:
 
 # Roles from tensor names (the HF module paths of the supported families and the auxiliary
 # tensors of quantized checkpoints: qweight/qzeros/scales/g_idx, weight_scale(_inv),
-# weight_packed, absmax/quant_map, *_blocks/*_scales). Tried in order; see ROLES in params.py.
+# weight_packed, absmax/quant_map, *_blocks/*_scales). Tried in order, on the lower-cased name;
+# they agree with the groups of ridgeline.model.params (tests/test_checkpoint.py checks every
+# family's real state dict). Names are lower-cased, so Mamba's ``A_log`` / ``D`` read ``a_log`` / ``d``.
 _ROLE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+    # the vision tower and projector of a multimodal wrapper (Gemma 3 / Mistral 3 vision_tower,
+    # Llama 4 / Mllama vision_model, Qwen2.5-VL visual, every multi_modal_projector)
+    (r"(^|\.)(vision_tower|vision_model|visual|multi_modal_projector)(\.|$)", "vision"),
+    (r"(^|\.)(lm_head|embed_out)\.bias$", "bias"),
     (r"(^|\.)(lm_head|embed_out)\.", "lm_head"),
-    (r"(^|\.)(embed_tokens|embed_positions|wte|wpe|word_embeddings|embed_in|tok_embeddings)\.", "embedding"),
+    (r"(^|\.)(embed_tokens|embed_positions|wte|wpe|word_embeddings|embed_in|tok_embeddings|embeddings)\.",
+     "embedding"),
     (r"norm|(^|\.)ln_\w*\.|(^|\.)ln_f\.", "norm"),
     (r"(^|\.)(router|gate|shared_expert_gate)\.|e_score_correction_bias", "router"),
     (r"(^|\.)experts\.(\d+\.)?\w*bias$", "bias"),
     (r"(^|\.)shared_experts?\.", "linear"),
     (r"(^|\.)experts\.", "expert"),
-    (r"\.sinks$|rotary|inv_freq", "other"),
+    # Mamba / gated delta-net per-channel tensors: A_log, D, dt_bias, the conv1d kernel, and
+    # Mamba 1's dt_proj bias (params.py counts it with A_log and D); conv1d.bias stays a bias
+    (r"(^|\.)(a_log|d|dt_bias)$|(^|\.)conv1d\.weight|(^|\.)(mamba|mixer)\.dt_proj\.bias$", "ssm"),
+    # Mllama's tanh gates of its cross-attention layers (params.py: cross_attn.gates)
+    (r"\.sinks$|rotary|inv_freq|(^|\.)cross_attn_\w*gate$", "other"),
     (r"\.bias$", "bias"),
     (r"(^|\.)(layers|h|blocks)\.\d+\.|(^|\.)project_(in|out)\.", "linear"),
 ))
 
 
 def tensor_role(name: str) -> str:
-    """The role (embedding, lm_head, linear, expert, norm, bias, router, other) of a tensor
+    """The role (one of ridgeline.model.params.ROLES) of a tensor
     from its checkpoint name: ``model.layers.0.mlp.experts.3.down_proj.weight`` -> ``expert``.
 
     >>> tensor_role("model.layers.0.self_attn.q_proj.qweight"), tensor_role("model.norm.weight")

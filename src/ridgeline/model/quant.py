@@ -94,6 +94,21 @@ def _fail(method: str, why: str) -> QuantScheme:
                                                    "checkpoint's weight format (e.g. --weights int4-g128)")
 
 
+def _show(v: Any, n: int = 40) -> str:
+    """A bounded repr of a config value for a message: never raises (a huge integer, a deeply nested list)."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 64:
+        return f"an integer of {v.bit_length()} bits"
+    try:
+        return repr(v)[:n]
+    except (ValueError, RecursionError):
+        return f"a {type(v).__name__}"
+
+
+def _key(name: str) -> str:
+    """A config-group name as a message shows it: one line, bounded."""
+    return name[:40].encode("unicode_escape").decode("ascii")
+
+
 def _int(q: dict, *keys: str, default: int) -> int | tuple[str, Any]:
     """The first of ``keys`` present in ``q``, or ``default``; ``(key, value)`` when it is not an integer."""
     for k in keys:
@@ -177,18 +192,20 @@ def _gptq_awq(m: str, q: dict) -> QuantScheme:
     group = _int(q, "group_size", "q_group_size", default=128)
     for v in (bits, group):
         if isinstance(v, tuple):
-            return _fail(m, f"field {v[0]!r} must be an integer, got {str(v[1])[:40]!r}")
+            return _fail(m, f"field {v[0]!r} must be an integer, got {_show(v[1])}")
     if bits not in (2, 3, 4, 8):
-        return _fail(m, f"field 'bits' is {bits}; {m} stores 2, 3, 4 or 8 bits")
+        return _fail(m, f"field 'bits' is {_show(bits)}; {m} stores 2, 3, 4 or 8 bits")
     if group == -1 or group == 0 and m == "awq":
         g = "ch"
     elif isinstance(group, int) and 0 < group <= 2**20:
         g = str(group)
     else:
-        return _fail(m, f"field 'group_size' is {group}; use -1 (per channel) or a positive group size")
-    sym = q.get("sym", True) if m == "gptq" else not q.get("zero_point", True)
-    if not isinstance(sym, bool):
-        return _fail(m, f"field {'sym' if m == 'gptq' else 'zero_point'} must be true or false, got {sym!r}")
+        return _fail(m, f"field 'group_size' is {_show(group)}; use -1 (per channel) or a positive group size")
+    sym_field = "sym" if m == "gptq" else "zero_point"
+    raw = q.get(sym_field, True)
+    if not isinstance(raw, bool):
+        return _fail(m, f"field {sym_field!r} must be true or false, got {_show(raw)}")
+    sym = raw if m == "gptq" else not raw
     # GPTQ and AWQ checkpoints store a zero point whatever ``sym`` says (AutoGPTQ packs qzeros
     # for symmetric groups too); AWQ without zero_point stores none.
     if m == "awq" and sym:
@@ -204,7 +221,7 @@ def _gptq_awq(m: str, q: dict) -> QuantScheme:
     if m == "gptq":
         act = q.get("desc_act", False)
         if not isinstance(act, bool) and act not in (0, 1):
-            return _fail(m, f"field 'desc_act' must be true or false, got {act!r}")
+            return _fail(m, f"field 'desc_act' must be true or false, got {_show(act)}")
         notes.append("GPTQ stores g_idx, one int32 per input row of every quantized linear (32 / out_features "
                      "bits per weight: 0.008 for a 4096-wide projection); not counted" +
                      ("; desc_act (act-order) engines keep it and a sort index of the same size at run time"
@@ -227,9 +244,9 @@ def _bnb(m: str, q: dict) -> QuantScheme:
         kind = q.get("bnb_4bit_quant_type", "fp4")  # BitsAndBytesConfig's default
         dq = q.get("bnb_4bit_use_double_quant", False)
         if kind not in ("nf4", "fp4"):
-            return _fail(m, f"field 'bnb_4bit_quant_type' is {kind!r}; bitsandbytes has nf4 and fp4")
+            return _fail(m, f"field 'bnb_4bit_quant_type' is {_show(kind)}; bitsandbytes has nf4 and fp4")
         if not isinstance(dq, bool):
-            return _fail(m, f"field 'bnb_4bit_use_double_quant' must be true or false, got {dq!r}")
+            return _fail(m, f"field 'bnb_4bit_use_double_quant' must be true or false, got {_show(dq)}")
         fmt = ("nf4" if dq else "nf4-nodq") if kind == "nf4" else ("bnb-fp4" if dq else "bnb-fp4-nodq")
     else:
         fmt = "int8"
@@ -247,7 +264,8 @@ def _fp8(m: str, q: dict) -> QuantScheme:
                                                                and 0 < b <= 2**16 for b in block)):
         fmt = "fp8-b128" if block == [128, 128] else f"fp8-b{block[0]}x{block[1]}"
     else:
-        return _fail(m, f"field 'weight_block_size' must be two positive integers such as [128, 128], got {block!r}")
+        return _fail(m, f"field 'weight_block_size' must be two positive integers such as [128, 128], "
+                        f"got {_show(block)}")
     kept = _kept(m, DEFAULT_KEPT, q.get("modules_to_not_convert"), "modules_to_not_convert")
     if isinstance(kept, QuantScheme):
         return kept
@@ -275,9 +293,9 @@ def _modelopt(m: str, q: dict) -> QuantScheme:
     algo = q.get("quant_algo")
     if isinstance(q.get("quantization"), dict):  # hf_quant_config.json nests it
         algo = q["quantization"].get("quant_algo", algo)
-    fmt = {"fp8": "fp8", "nvfp4": "nvfp4", "w4a8_awq": None}.get(str(algo).lower())
+    fmt = {"fp8": "fp8", "nvfp4": "nvfp4", "w4a8_awq": None}.get(algo.lower()) if isinstance(algo, str) else None
     if fmt is None:
-        return _fail(m, f"field 'quant_algo' is {algo!r}; ridgeline reads FP8 and NVFP4")
+        return _fail(m, f"field 'quant_algo' is {_show(algo)}; ridgeline reads FP8 and NVFP4")
     skip = q.get("exclude_modules", q.get("ignore"))
     kept = _kept(m, _CT_KEPT, skip, "exclude_modules")
     if isinstance(kept, QuantScheme):
@@ -291,18 +309,21 @@ _CT_FORMATS = {"pack-quantized", "int-quantized", "float-quantized", "naive-quan
 
 def _ct_weights(m: str, name: str, w: Any, fmt_field: Any) -> str | QuantScheme:
     """One config group's ``weights`` -> a ridgeline format name."""
-    where = f"config_groups.{name}.weights"
+    where = f"config_groups.{_key(name)}.weights"
     if not isinstance(w, dict):
         return _fail(m, f"field {where!r} must be an object, got {type(w).__name__}")
     bits, typ, strategy = w.get("num_bits"), w.get("type", "int"), w.get("strategy", "tensor")
     group, sym = w.get("group_size"), w.get("symmetric", True)
     if isinstance(bits, bool) or not isinstance(bits, int):
-        return _fail(m, f"field '{where}.num_bits' must be an integer, got {bits!r}")
+        return _fail(m, f"field '{where}.num_bits' must be an integer, got {_show(bits)}")
     if typ not in ("int", "float") or strategy not in ("tensor", "channel", "group", "tensor_group", "block", "token"):
-        return _fail(m, f"{where}: type {typ!r} / strategy {strategy!r} is not one ridgeline reads "
+        return _fail(m, f"{where}: type {_show(typ)} / strategy {_show(strategy)} is not one ridgeline reads "
                         "(int or float; tensor, channel, group, tensor_group or block)")
     if strategy in ("group", "tensor_group") and (isinstance(group, bool) or not isinstance(group, int) or group <= 0):
-        return _fail(m, f"field '{where}.group_size' must be a positive integer for strategy {strategy!r}, got {group!r}")
+        return _fail(m, f"field '{where}.group_size' must be a positive integer for strategy {strategy!r}, "
+                        f"got {_show(group)}")
+    if not isinstance(sym, bool):
+        return _fail(m, f"field '{where}.symmetric' must be true or false, got {_show(sym)}")
     if typ == "float" and bits == 8:
         if strategy == "tensor":
             return "fp8"
@@ -313,7 +334,7 @@ def _ct_weights(m: str, name: str, w: Any, fmt_field: Any) -> str | QuantScheme:
             if isinstance(b, list) and len(b) == 2 and all(isinstance(x, int) and not isinstance(x, bool) and x > 0
                                                             for x in b):
                 return "fp8-b128" if b == [128, 128] else f"fp8-b{b[0]}x{b[1]}"
-            return _fail(m, f"field '{where}.block_structure' must be two positive integers, got {b!r}")
+            return _fail(m, f"field '{where}.block_structure' must be two positive integers, got {_show(b)}")
     if typ == "float" and bits == 4:
         if group == 16 or fmt_field == "nvfp4-pack-quantized":
             return "nvfp4"
@@ -327,13 +348,14 @@ def _ct_weights(m: str, name: str, w: Any, fmt_field: Any) -> str | QuantScheme:
             return f"int{bits}{s}-g{group}"
         if strategy == "tensor" and bits == 8:
             return "int8"
-    return _fail(m, f"{where}: {bits}-bit {typ} with strategy {strategy!r} is not a format ridgeline knows")
+    return _fail(m, f"{where}: {_show(bits)}-bit {typ} with strategy {strategy!r} is not a format ridgeline knows")
 
 
 def _compressed_tensors(m: str, q: dict) -> QuantScheme:
     fmt_field = q.get("format")
-    if fmt_field not in _CT_FORMATS:
-        return _fail(m, f"field 'format' is {str(fmt_field)[:60]!r}; ridgeline reads "
+    # a list or an object is unhashable: test the type before membership in the set
+    if not (fmt_field is None or isinstance(fmt_field, str)) or fmt_field not in _CT_FORMATS:
+        return _fail(m, f"field 'format' is {_show(fmt_field, 60)}; ridgeline reads "
                         f"{', '.join(sorted(f for f in _CT_FORMATS if f))}")
     groups = q.get("config_groups")
     if not isinstance(groups, dict) or not groups:
@@ -341,10 +363,14 @@ def _compressed_tensors(m: str, q: dict) -> QuantScheme:
     formats: dict[str, str] = {}
     for name, g in groups.items():
         if not isinstance(g, dict):
-            return _fail(m, f"field 'config_groups.{name}' must be an object")
+            return _fail(m, f"field 'config_groups.{_key(name)}' must be an object")
         if g.get("weights") is None:
             continue  # an activation-only group stores no weights differently
-        f = _ct_weights(m, name, g["weights"], g.get("format", fmt_field))
+        group_fmt = g.get("format", fmt_field)
+        if not (group_fmt is None or isinstance(group_fmt, str)) or group_fmt not in _CT_FORMATS:
+            return _fail(m, f"field 'config_groups.{_key(name)}.format' is {_show(group_fmt, 60)}; ridgeline reads "
+                            f"{', '.join(sorted(f for f in _CT_FORMATS if f))}")
+        f = _ct_weights(m, name, g["weights"], group_fmt)
         if isinstance(f, QuantScheme):
             return f
         formats[name] = f
@@ -361,7 +387,7 @@ def _compressed_tensors(m: str, q: dict) -> QuantScheme:
     kv = q.get("kv_cache_scheme")
     if isinstance(kv, dict):
         bits, typ = kv.get("num_bits"), kv.get("type")
-        notes.append(f"the checkpoint carries a {bits}-bit {typ} KV-cache scheme (kv_cache_scheme); pass "
+        notes.append(f"the checkpoint carries a {_show(bits)}-bit {_show(typ)} KV-cache scheme (kv_cache_scheme); pass "
                      f"--kv-dtype {'fp8' if typ == 'float' else 'int8'} to size the KV cache that way")
     return QuantScheme(m, next(iter(formats.values())), roles, tuple(notes))
 
