@@ -131,6 +131,17 @@ def fit(
         fit_table(result, _console())
 
 
+def _parse_batch(text: str) -> int:
+    """--batch: a whole number of concurrent sequences (or 'max', handled by the caller)."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise InputError(f"--batch: expected a whole number of sequences or 'max', got {str(text)[:40]!r}") from None
+    if not 1 <= value <= 10**7:
+        raise InputError(f"--batch: must be from 1 to 10,000,000 sequences, got {value}")
+    return value
+
+
 def _parse_sweep(text: str) -> tuple[str, list[str]]:
     var, sep, vals = text.partition("=")
     var = var.strip().lower()
@@ -236,14 +247,14 @@ def infer(
             for v in vals:
                 h = get_accelerator(v) if var == "gpu" else hw
                 pl = plan_for(int(v)) if var == "tp" else plan_for(tp)
-                b = max_batch(spec, h, pl) if offline else parse_tokens(batch, "--batch")
+                b = max_batch(spec, h, pl) if offline else _parse_batch(batch)
                 results.append(infer_dict(run_infer(spec, h, b, S, G, prec, pl, eff, mla_path, offline,
                                                     budget["tokens"])))
                 labels.append(v)
         else:
             arr = np.array([parse_tokens(v, "--sweep") for v in vals], dtype=float)
             pl = plan_for(tp)
-            b = (max_batch(spec, hw, pl) if offline else parse_tokens(batch, "--batch")) if var != "batch" else arr
+            b = (max_batch(spec, hw, pl) if offline else _parse_batch(batch)) if var != "batch" else arr
             kw = {"batch": b, "prompt_tokens": arr if var == "prompt" else S, "gen_tokens": arr if var == "gen" else G}
             r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=mla_path, offline=offline,
                           max_step_tokens=budget["tokens"], **kw)
@@ -268,7 +279,7 @@ def infer(
                 _console().print(f"plot written to {plot}")
         return
     plan = plan_for(tp)
-    b = max_batch(spec, hw, plan) if offline else parse_tokens(batch, "--batch")
+    b = max_batch(spec, hw, plan) if offline else _parse_batch(batch)
     r = run_infer(spec, hw, b, S, G, prec, plan, eff, mla_path, offline, budget["tokens"])
     if as_json:
         d = infer_dict(r)
