@@ -99,8 +99,8 @@ function renderPlan(d, q, pareto) {
   if (d.configs.length) {
     parts.push(el("h2", {}, `The ${d.configs.length} best configurations`), table(
       ["#", "devices", "layout", "formats", "engine", "batch", "TTFT", "TPOT", "tok/s per device", "USD per M out", "batch stops at"],
-      d.configs.map((c, i) => [String(i + 1), c.mode === "disaggregated" ? configText(c) : el("td", { class: "nowrap" }, `${c.gpu} × ${c.devices}`),
-        el("td", { class: "nowrap" }, c.mode === "disaggregated" ? "disaggregated" : layoutText(c)),
+      d.configs.map((c, i) => [String(i + 1), el("td", { class: "nowrap" }, c.mode === "disaggregated" ? `${c.prefill.gpu} × ${c.prefill.devices_per_replica} + ${c.decode.gpu} × ${c.decode.devices_per_replica}` : `${c.gpu} × ${c.devices}`),
+        el("td", { class: "nowrap" }, c.mode === "disaggregated" ? `prefill tp ${c.prefill.tp} batch ${c.prefill.batch}, decode ${layoutText(c.decode)}` : layoutText(c)),
         `${c.weights} / ${c.kv_dtype}`, c.engine, fmtNum(c.batch), fmtTime(c.ttft_s), fmtTime(c.tpot_s), fmtNum(c.output_tokens_per_s_per_device, 4),
         fmtUSD(c.cost_per_million_output_tokens), c.batch_limit]), [0, 5, 6, 7, 8, 9]));
   }
@@ -194,7 +194,8 @@ function paretoChart(p) {
     show(p.frontier[idx]);
   });
   s.addEventListener("blur", () => { tip.hidden = true; });
-  legend.append(el("span", {}, "thick: the frontier over all; red dashes: the TPOT SLO (right of it meets it); star: " + (p.chosen && !p.chosen.feasible ? "the nearest miss" : "the chosen configuration")),
+  legend.append(el("span", {}, "thick: the frontier over all; red dashes: the TPOT SLO (right of it meets it); star: " + (p.chosen && !p.chosen.feasible ? "the nearest miss" : "the chosen configuration") +
+    (p.chosen && p.chosen.mode === "disaggregated" ? " (disaggregated: its decode pool; the lines are aggregated configurations)" : "")),
     el("span", {}, p.meets_ttft_only ? "configurations meeting the TTFT SLO" : "every configuration evaluated (none meets the TTFT SLO)"));
   wrap.append(s, tip, legend);
   return wrap;
