@@ -5,6 +5,7 @@ no request reaches the file system, and the server answers fit and infer well wi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import statistics
@@ -129,6 +130,129 @@ def test_api_infer_equals_cli_json(params, capsys):
     assert api == cli_json(["infer", *_argv(params)], capsys)
 
 
+TRAIN_CASES = [
+    {"model": "llama-3.1-8b", "gpu": "h100"},
+    {"model": "llama-3-70b", "gpu": "h100", "gpus": "64", "tp": "8", "pp": "2", "zero": "1", "seq": "8k",
+     "micro_batch": "2", "global_batch": "64", "recompute": "selective", "tokens": "15T", "explain": True},
+    {"model": "llama-3.1-8b", "gpu": "a100", "gpus": "min", "recompute": "full"},
+    {"model": "qwen3-8b", "gpu": "rtx-4090", "gpus": "1", "lora_rank": "16", "qlora": True,
+     "lora_modules": "qv", "optimizer": "adam8bit"},
+    {"model": "deepseek-v3", "gpu": "h200", "gpus": "256", "tp": "8", "ep": "8", "fsdp": "full", "precision": "fp8",
+     "no_sequence_parallel": True, "eff_gemm": "0.4"},
+]
+
+PLAN_CASES = [
+    {"model": "llama-3-70b"},
+    {"model": "llama-3-70b", "gpu": "h100,h200,mi300x", "tpot": "30ms", "rate": "20", "top": "8"},
+    {"model": "llama-3.1-8b", "objective": "throughput", "gpu": "h100", "engine": "vllm,sglang", "weights": "bf16,fp8"},
+    {"model": "llama-3-70b", "gpu": "h100,b200", "disagg": True, "price_per_gpu_hour": "h100=2.5,b200=5",
+     "tokens_per_day": "1e10"},
+    {"model": "llama-3-70b", "gpu": "h100", "tpot": "1ms"},  # nothing meets it: the nearest miss and hints
+]
+
+#: Keys of ``plan --json`` that time the search (equal in kind, not in value, between two runs).
+PLAN_TIMING_KEYS = ("search_time_s", "configs_per_s")
+
+
+def _untimed(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k not in PLAN_TIMING_KEYS}
+
+
+@pytest.mark.parametrize("params", TRAIN_CASES, ids=lambda p: "-".join(str(v) for v in p.values())[:60])
+def test_api_train_equals_cli_json(params, capsys):
+    q = {k: ("1" if v is True else v) for k, v in params.items()}
+    status, api = get_json("/api/train?" + _q(q))
+    assert status == 200, api
+    assert api == cli_json(["train", *_argv(params)], capsys)
+
+
+@pytest.mark.parametrize("params", PLAN_CASES, ids=lambda p: "-".join(str(v) for v in p.values())[:60])
+def test_api_plan_equals_cli_json(params, capsys):
+    q = {k: ("1" if v is True else v) for k, v in params.items()}
+    status, api = get_json("/api/plan?" + _q(q))
+    assert status == 200, api
+    cli = cli_json(["plan", *_argv(params)], capsys)
+    assert set(api) == set(cli)
+    assert _untimed(api) == _untimed(cli)
+    assert api["search_time_s"] > 0 and api["configs_per_s"] > 0
+
+
+def test_api_plan_pareto_is_the_plots_data():
+    """``pareto=1`` adds one key and changes nothing else; its frontiers are Pareto-optimal (no point
+    beats another in both coordinates), the overall frontier is made of per-device frontier points,
+    and the chosen point is the best configuration's."""
+    q = "model=llama-3-70b&gpu=h100,h200,mi300x&tpot=30ms"
+    plain = get_json("/api/plan?" + q)[1]
+    status, d = get_json("/api/plan?" + q + "&pareto=1")
+    assert status == 200 and set(d) == set(plain) | {"pareto"}
+    assert _untimed({k: v for k, v in d.items() if k != "pareto"}) == _untimed(plain)
+    p = d["pareto"]
+    assert set(p["per_device"]) == {"h100-sxm", "h200-sxm-141gb", "mi300x-oam"} and p["meets_ttft_only"]
+    assert p["slo_tokens_per_s_per_user"] == pytest.approx(1 / 0.030, rel=1e-12)
+    for f in [*p["per_device"].values(), [x[:2] for x in p["frontier"]]]:
+        xs, ys = [a[0] for a in f], [a[1] for a in f]
+        assert xs == sorted(xs) and all(y1 > y2 for y1, y2 in itertools.pairwise(ys))  # x up, y strictly down
+    for x, y, gpu in p["frontier"]:
+        assert [x, y] in p["per_device"][gpu]
+    best = d["configs"][0]
+    assert p["chosen"]["output_tokens_per_s_per_device"] == best["output_tokens_per_s_per_device"]
+    assert p["chosen"]["tokens_per_s_per_user"] == best["tokens_per_s_per_user"] and p["chosen"]["feasible"]
+    # the chosen configuration is on its device's frontier (nothing of that device beats it in both)
+    for x, y in p["per_device"][best["gpu"]]:
+        assert not (x > best["tokens_per_s_per_user"] and y > best["output_tokens_per_s_per_device"])
+
+
+@pytest.mark.parametrize("path, field, needle", [
+    ("/api/train?model=llama-3.1-8b&seq=lots", None, "--seq"),
+    ("/api/train?model=llama-3.1-8b&zero=4", None, "--zero"),
+    ("/api/train?model=llama-3.1-8b&gpu=h1000", "gpu", "unknown GPU 'h1000'"),
+    ("/api/train?model=/etc/passwd", "model", "unknown preset"),
+    ("/api/plan?model=llama-3-70b&gpu=h100,h1000", "gpu", "unknown GPU 'h1000'"),
+    ("/api/plan?model=llama-3-70b&gpu=/etc/hostname", "gpu", "unknown GPU"),
+    ("/api/plan?model=llama-3-70b&price_per_gpu_hour=evil.toml%3D2", "price_per_gpu_hour", "unknown GPU"),
+    ("/api/plan?model=llama-3-70b&max_gpus=65", "max_gpus", "1 to 64 devices per replica here"),
+    ("/api/plan?model=llama-3-70b&top=101", "top", "1 to 100"),
+    ("/api/plan?model=llama-3-70b&objective=speed", None, "--objective: unknown 'speed'"),
+    ("/api/plan?model=llama-3-70b&rate=5&tokens_per_day=1e9", None, "--rate and --tokens-per-day together"),
+    ("/api/plan?model=llama-3-70b&weights=" + ",".join(["fp8"] * 65), "weights", "at most 64"),
+])
+def test_train_plan_errors_are_one_line_objects(path, field, needle):
+    status, d = get_json(path)
+    assert status == 400, d
+    assert set(d) <= {"error", "type", "field"} and "\n" not in d["error"] and "Traceback" not in d["error"]
+    assert needle in d["error"], d
+    if field:
+        assert d["field"] == field
+
+
+@pytest.mark.parametrize("cmd, path", [
+    (["train", "llama-3.1-8b", "--seq", "lots"], "/api/train?model=llama-3.1-8b&seq=lots"),
+    (["plan", "llama-3-70b", "--objective", "speed"], "/api/plan?model=llama-3-70b&objective=speed"),
+])
+def test_train_plan_errors_equal_the_cli_error(cmd, path, capsys):
+    rc = main(cmd + ["--json"])
+    cli = json.loads(capsys.readouterr().out)
+    assert rc == 2
+    assert get_json(path)[1] == cli
+
+
+def test_pasted_config_for_train():
+    body = json.dumps({"config": _preset_text("qwen3-8b"), "hardware": _device_text("h100-sxm.toml")}).encode()
+    status, got = post("/api/train?gpus=8&zero=3&explain=1", body)
+    want = get_json("/api/train?model=qwen3-8b&gpu=h100&gpus=8&zero=3&explain=1")[1]
+    assert status == 200, got
+    assert got["model"] == "pasted-config" and want["model"] != "pasted-config"
+    got["model"] = want["model"]
+    assert got == want
+
+
+def test_plan_answers_well_under_a_second():
+    """The CLI's defaults (every priced device, up to 8 per replica): the server's own time, warm."""
+    get("/api/plan?model=llama-3-70b&pareto=1")
+    status, headers, _ = get("/api/plan?model=llama-3-70b&pareto=1")
+    assert status == 200 and float(headers["server-timing"].split("dur=")[1]) < 1000
+
+
 def test_api_model_models_hardware_equal_cli(capsys):
     assert get_json("/api/model?name=deepseek-v3")[1] == cli_json(["model", "deepseek-v3"], capsys)
     assert get_json("/api/models")[1] == cli_json(["models"], capsys)
@@ -204,7 +328,7 @@ def test_oversized_query_is_refused():
     assert status == 400 and "too long" in d["error"]
 
 
-@pytest.mark.parametrize("page", ["fit", "infer", "model", "hardware"])
+@pytest.mark.parametrize("page", ["fit", "infer", "train", "plan", "model", "hardware"])
 def test_pages_reference_nothing_outside(page):
     status, headers, body = get(f"/{page}?model=llama-3-70b")
     html = body.decode()

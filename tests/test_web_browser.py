@@ -242,10 +242,86 @@ def test_model_and_hardware_pages(browser, server):
     page.close()
 
 
+def test_train_page_numbers_explain_errors(browser, server, shots):
+    page = browser.new_page()
+    q = "model=llama-3.1-8b&gpu=h100&gpus=min&recompute=full"
+    page.goto(f"{server}/train?{q}")
+    settle(page)
+    want = api(server, f"/api/train?{q}")
+    for key in ("step_time_s", "tokens_per_s", "mfu", "hfu"):
+        assert float(raw(page, key)) == want[key], key
+    assert float(raw(page, "per_device.total_bytes")) == want["per_device"]["total_bytes"]
+    assert int(page.locator("#min-gpus").get_attribute("data-raw")) == want["min_gpus"]
+    assert page.locator("#verdict .verdict").get_attribute("data-fits") == str(want["fits"]).lower()
+    table_text = page.locator("table.ledger, .ledger table").first.inner_text()
+    for term, b in want["per_device"]["terms"].items():
+        assert term in table_text and f"{b / 2**30:.3f}" in table_text
+    # the explanation is one click away
+    det = page.locator('.card[data-key="step_time_s"] details')
+    det.locator("summary").click()
+    assert det.locator("div").first.is_visible() and "formula" in det.inner_text()
+    # the command line printed under the answer is the CLI's
+    assert page.locator(".cmd").inner_text() == "ridgeline train llama-3.1-8b --gpu h100 --gpus min --recompute full"
+    # change a select: URL and numbers follow
+    page.select_option("#f-zero", "3")
+    settle(page, "zero=3")
+    want3 = api(server, "/api/train?" + page.evaluate("location.search.slice(1)"))
+    assert float(raw(page, "step_time_s")) == want3["step_time_s"]
+    # a bad value: the API's one-line message beside its field
+    page.fill("#f-seq", "lots")
+    settle(page, "seq=lots")
+    assert page.locator("#e-seq").is_visible() and "--seq" in page.locator("#e-seq").inner_text()
+    assert "Traceback" not in page.content()
+    page.close()
+
+
+def test_plan_page_table_pareto_chart_errors(browser, server, shots):
+    page = browser.new_page()
+    q = "model=llama-3-70b&gpu=h100,h200,mi300x&tpot=30ms"
+    page.goto(f"{server}/plan?{q}")
+    settle(page)
+    want = api(server, f"/api/plan?{q}")
+    best = want["configs"][0]
+    for key in ("cost_per_million_output_tokens", "ttft_s", "tpot_s", "output_tokens_per_s_per_device"):
+        assert float(raw(page, f"configs.0.{key}")) == best[key], key
+    assert page.locator("#why-best").inner_text() == want["why_best"]
+    rows = page.locator("table").first.locator("tbody tr")
+    assert rows.count() == len(want["configs"]) == 5
+    for i, c in enumerate(want["configs"]):
+        assert rows.nth(i).locator("td").nth(1).inner_text() == f"{c['gpu']} × {c['devices']}"
+    # the Pareto chart: the SLO line, the chosen point, hover shows values with units
+    chart = page.locator("#pareto-svg")
+    chart.scroll_into_view_if_needed()
+    assert page.locator("#slo-line").count() == 1 and page.locator("#chosen-point").count() == 1
+    box = page.locator("#chosen-point").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.locator("#pareto-tip")
+    assert tip.is_visible()
+    text = tip.inner_text()
+    assert text.startswith(f"chosen: {best['gpu']} tp{best['tp']} batch {best['batch']}")
+    assert "tokens/s per user" in text and "tokens/s per device" in text
+    page.locator("#pareto-chart").screenshot(path=str(shots / "plan-chart-hover.png"))
+    chart.focus()
+    page.keyboard.press("ArrowRight")
+    assert "tokens/s per device" in tip.inner_text()
+    # an SLO nothing meets: the nearest miss and what to change
+    page.fill("#f-tpot", "1ms")
+    settle(page, "tpot=1ms")
+    assert page.locator("#verdict .verdict").get_attribute("data-feasible") == "false"
+    assert page.locator("#to-make-feasible li").count() >= 1
+    # a bad device name: beside the field, one line
+    page.fill("#f-gpu", "h100,h1000")
+    settle(page, "h1000")
+    assert page.locator("#e-gpu").is_visible() and "unknown GPU 'h1000'" in page.locator("#e-gpu").inner_text()
+    page.close()
+
+
 @pytest.mark.parametrize("name, path", [("fit", "/fit?model=llama-3-70b&gpu=h100&weights=bf16"),
                                         ("infer", "/infer?model=llama-3-70b&gpu=h100&tp=4&batch=64"),
                                         ("fit-vllm", "/fit?model=llama-3.1-8b&gpu=h100&engine=vllm&max_model_len=8192"),
-                                        ("hardware", "/hardware?name=h100"), ("model", "/model?name=deepseek-v3")])
+                                        ("hardware", "/hardware?name=h100"), ("model", "/model?name=deepseek-v3"),
+                                        ("train", "/train?model=llama-3.1-8b&gpus=min&recompute=full"),
+                                        ("plan", "/plan?model=llama-3-70b&gpu=h100,h200,mi300x&tpot=30ms")])
 def test_screenshots_phone_desktop_light_dark(browser, server, shots, name, path):
     page = browser.new_page()
     for scheme in ("light", "dark"):
@@ -268,7 +344,7 @@ def test_no_request_left_the_machine_and_no_script_error(browser, server):
     # runs last in this module: every request of every page above went to the local server, and
     # no page logged an error (the 400 answers to the bad inputs above excepted)
     page = browser.new_page()
-    for path in ("/fit", "/infer", "/model", "/hardware"):  # also when this test runs alone
+    for path in ("/fit", "/infer", "/train", "/plan", "/model", "/hardware"):  # also when this test runs alone
         page.goto(server + path)
         settle(page)
     page.close()

@@ -427,6 +427,11 @@ def warm() -> None:
     so that the first request is as fast as the others)."""
     fit_json({"model": "llama-3-70b"})
     infer_json({"model": "llama-3-70b", "explain": "1"})
+    from ridgeline.web.api_plan import plan_json  # noqa: PLC0415
+    from ridgeline.web.api_train import train_json  # noqa: PLC0415
+
+    train_json({"model": "llama-3.1-8b", "explain": "1"})
+    plan_json({"model": "llama-3-70b", "pareto": "1"})
     options_json()
 
 

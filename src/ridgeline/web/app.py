@@ -1,10 +1,10 @@
 """The ASGI app behind ``ridgeline serve`` (Starlette): pages, the JSON API and the shipped assets.
 
-- ``/fit``, ``/infer``, ``/model``, ``/hardware``: HTML pages; their state lives in the query
+- ``/fit``, ``/infer``, ``/train``, ``/plan``, ``/model``, ``/hardware``: HTML pages; their state lives in the query
   string, whose names are the CLI's options (``/fit?model=llama-3-70b&gpu=h100&weights=bf16``).
-- ``/api/fit``, ``/api/infer``, ``/api/model``, ``/api/models``, ``/api/hardware``: what the same
-  command prints with ``--json``; a user error is the CLI's error object with status 400.
-- ``POST /api/fit``, ``POST /api/infer``: the same, with a pasted ``config.json`` and/or device TOML
+- ``/api/fit``, ``/api/infer``, ``/api/train``, ``/api/plan``, ``/api/model``, ``/api/models``,
+  ``/api/hardware``: what the same command prints with ``--json``; a user error is the CLI's error object with status 400.
+- ``POST /api/fit``, ``POST /api/infer``, ``POST /api/train``: the same, with a pasted ``config.json`` and/or device TOML
   in a JSON body (``{"config": "...", "hardware": "..."}``, at most ``MAX_BODY_BYTES``).
 - ``/static/<name>``: a fixed set of files shipped in the package, looked up by name in a table
   (a request never builds a path).
@@ -29,12 +29,15 @@ from starlette.routing import Route
 
 from ridgeline.errors import InputError
 from ridgeline.web import api
+from ridgeline.web.api_plan import plan_json
+from ridgeline.web.api_train import train_json
 from ridgeline.web.pages import PAGES, render_page
 
 #: Longest query string accepted (bytes); longer requests get 414.
 MAX_QUERY_BYTES = 65536
 
-_ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+_ASSETS = {"app.js": "text/javascript; charset=utf-8", "train_plan.js": "text/javascript; charset=utf-8",
+           "app.css": "text/css; charset=utf-8",
            "icon.svg": "image/svg+xml"}
 
 #: Only this origin: scripts, styles, images and fetches never leave the machine.
@@ -157,6 +160,8 @@ def create_app() -> Starlette:
     routes += [Route(f"/{p}", _page(p)) for p in PAGES]
     routes += [Route("/api/fit", _api(api.fit_json, True), methods=["GET", "POST"]),
                Route("/api/infer", _api(api.infer_json, True), methods=["GET", "POST"]),
+               Route("/api/train", _api(train_json, True), methods=["GET", "POST"]),
+               Route("/api/plan", _api(plan_json)),
                Route("/api/model", _api(api.model_json)), Route("/api/models", _api(api.models_json)),
                Route("/api/hardware", _api(api.hardware_json)), Route("/api/options", _options),
                Route("/static/{name}", _static)]

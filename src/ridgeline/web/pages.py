@@ -40,6 +40,52 @@ INFER_FIELDS: tuple[Field, ...] = (
     ("step_overhead", "Step overhead", "text", "default", "Fixed time per step, e.g. 2ms."),
 )
 
+TRAIN_FIELDS: tuple[Field, ...] = (
+    ("model", "Model", "list:dl-models", "llama-3.1-8b", "A preset name (see Models)."),
+    ("gpu", "Device", "list:dl-gpus", "h100", "An accelerator id or alias (see Hardware)."),
+    ("gpus", "Devices in all", "text", "8", "Or min: the fewest that hold the training state."),
+    ("seq", "Sequence length", "text", "4096", "Tokens per sequence: 4096, 8k."),
+    ("micro_batch", "Micro-batch", "text", "1", "Sequences per micro-batch per replica."),
+    ("zero", "ZeRO stage", "select:0,1,2,3", "0", "ZeRO stage 0-3."),
+    ("recompute", "Recompute", "select:none,selective,full", "none", "Activation recomputation."),
+    ("precision", "Precision", "select:bf16-mixed,bf16,fp8,fp32", "bf16-mixed", "bf16-mixed keeps fp32 masters."),
+    ("tp", "Tensor parallel", "text", "1", "Tensor-parallel degree."),
+    ("pp", "Pipeline stages", "text", "1", "Pipeline-parallel stages."),
+    ("cp", "Context parallel", "text", "1", "Sequence split over ranks."),
+    ("ep", "Expert parallel", "text", "1", "MoE; divides the data-parallel degree."),
+    ("fsdp", "FSDP", "select:,full,hybrid", "none", "FSDP sharding instead of ZeRO."),
+    ("global_batch", "Global batch", "text", "micro-batch x dp", "Sequences per optimizer step."),
+    ("optimizer", "Optimizer", "select:adamw,adam8bit,adafactor,sgd", "adamw", "sgd is with momentum."),
+    ("lora_rank", "LoRA rank", "text", "0", "0 = full fine-tune / pre-training."),
+    ("lora_modules", "LoRA targets", "select:all,attn,qv", "all", "Which linears get adapters."),
+    ("qlora", "QLoRA", "select:false,true", "false", "Base weights in NF4; needs a LoRA rank."),
+    ("virtual_stages", "Virtual stages", "text", "1", "Interleaved 1F1B: model chunks per device."),
+    ("tokens", "Tokens to train on", "text", "none", "15T, 2e12: time, GPU-hours, energy."),
+    ("eff_gemm", "eff.gemm", "text", "fitted", "Fraction of dense peak (training)."),
+    ("no_sequence_parallel", "No sequence parallel", "select:false,true", "false", "tp without Megatron SP."),
+    ("unfused_attention", "Unfused attention", "select:false,true", "false", "Store the s x s scores."),
+    ("dropout", "Dropout masks", "select:false,true", "false", "GPT-3-era recipes."),
+)
+
+PLAN_FIELDS: tuple[Field, ...] = (
+    ("model", "Model", "list:dl-models", "llama-3-70b", "A preset name (see Models)."),
+    ("prompt", "Prompt tokens", "text", "1024", "Prompt tokens per request: 2048, 2k."),
+    ("gen", "Generated tokens", "text", "128", "Generated tokens per request."),
+    ("ttft", "TTFT SLO", "text", "1s", "Time to first token: 1s, 500ms."),
+    ("tpot", "TPOT SLO", "text", "50ms", "Time per output token."),
+    ("objective", "Objective", "select:cost,devices,power,throughput", "cost", "What the ranking minimises."),
+    ("gpu", "Devices searched", "text", "every priced device", "Comma-separated ids or aliases."),
+    ("rate", "Requests/s", "text", "none", "Demand; or tokens per day below."),
+    ("tokens_per_day", "Tokens per day", "text", "none", "Prompt + generated tokens: 1e10."),
+    ("max_gpus", "Max devices per replica", "text", "8", "tp x pp, at most 64 here."),
+    ("weights", "Weight formats", "text", "checkpoint's, fp8", "Comma-separated."),
+    ("kv_dtype", "KV formats", "text", "unquantized, fp8", "Comma-separated."),
+    ("engine", "Engines", "text", "ideal", "ideal, vllm, sglang, trtllm (comma-separated)."),
+    ("disagg", "Disaggregated", "select:false,true", "false", "Also search prefill/decode pools."),
+    ("top", "Top", "text", "5", "Configurations shown."),
+    ("price_per_gpu_hour", "USD per device-hour", "text", "sourced table", "2.5, or h100=2.5,b200=5."),
+)
+
 MODEL_FIELDS: tuple[Field, ...] = (
     ("name", "Model", "list:dl-models", "all presets", "A preset name; leave empty for the list."),
 )
@@ -51,6 +97,10 @@ HARDWARE_FIELDS: tuple[Field, ...] = (
 PAGES = {
     "fit": ("Fit", "Does the model fit? Memory per device, the fewest devices, the KV room.", FIT_FIELDS),
     "infer": ("Infer", "How fast: TTFT, time per output token, throughput, and what bounds each step.", INFER_FIELDS),
+    "train": ("Train", "Memory per device and time per step of training or fine-tuning, with every figure's source.",
+              TRAIN_FIELDS),
+    "plan": ("Plan", "The cheapest deployment that meets a TTFT and TPOT SLO: the ranked table and the Pareto frontier.",
+             PLAN_FIELDS),
     "model": ("Models", "A model's shape and exact parameter count, with the source of its config.", MODEL_FIELDS),
     "hardware": ("Hardware", "Accelerators: capacity, bandwidth, peaks and links, each with its source.",
                  HARDWARE_FIELDS),
@@ -66,7 +116,7 @@ def _field(f: Field) -> str:
     common = (f'id="{fid}" name="{name}" aria-describedby="{hid} {eid}" autocomplete="off" '
               f'spellcheck="false" autocapitalize="off"')
     if kind.startswith("select:"):
-        opts = "".join(f'<option value="{escape(o)}">{escape(o)}</option>' for o in kind[7:].split(","))
+        opts = "".join(f'<option value="{escape(o)}">{escape(o or shown)}</option>' for o in kind[7:].split(","))
         control = f"<select {common}>{opts}</select>"
     else:
         lst = f' list="{kind[5:]}"' if kind.startswith("list:") else ""
@@ -114,7 +164,7 @@ def render_page(page: str, options: dict) -> str:
     if rest:
         body += ('<details class="more"><summary>More options</summary><div class="grid">'
                  + "".join(_field(f) for f in rest) + "</div></details>")
-    if page in ("fit", "infer"):
+    if page in ("fit", "infer", "train"):
         body += _PASTE
     return f"""<!doctype html>
 <html lang="en">
@@ -143,6 +193,7 @@ def render_page(page: str, options: dict) -> str:
 <footer><span id="timing"></span> · every number comes from the same core as the <code>ridgeline</code> CLI;
 the JSON behind this page: <a id="api-link" href="/api/{page}">/api/{page}</a></footer>
 {_datalists(options)}
+<script src="/static/train_plan.js" defer></script>
 <script src="/static/app.js" defer></script>
 </body>
 </html>

@@ -3,8 +3,9 @@
 "use strict";
 
 const PAGE = document.body.dataset.page;
-const API = { fit: "/api/fit", infer: "/api/infer", model: "/api/model", hardware: "/api/hardware" };
-const CLI = { fit: "fit", infer: "infer", model: "model", hardware: "hardware" };
+const API = { fit: "/api/fit", infer: "/api/infer", train: "/api/train", plan: "/api/plan", model: "/api/model", hardware: "/api/hardware" };
+const CLI = { fit: "fit", infer: "infer", train: "train", plan: "plan", model: "model", hardware: "hardware" };
+const BY_MODEL = ["fit", "infer", "train", "plan"]; // pages whose first argument is a model
 const SVGNS = "http://www.w3.org/2000/svg"; // XML namespace name, not a request
 const form = document.getElementById("form");
 const result = document.getElementById("result");
@@ -127,11 +128,17 @@ function formQuery() {
 }
 function cliLine(q) {
   const parts = ["ridgeline", CLI[PAGE]];
-  const pos = PAGE === "fit" || PAGE === "infer" ? "model" : "name";
+  const pos = BY_MODEL.includes(PAGE) ? "model" : "name";
   const own = form.elements.config && form.elements.config.value.trim(), dev = form.elements.hardware && form.elements.hardware.value.trim();
   if (own) parts.push("your-config.json"); else if (q.get(pos)) parts.push(q.get(pos));
   if (dev) parts.push("--gpu", "your-device.toml");
-  for (const [k, v] of q) if (k !== pos && !(dev && k === "gpu")) parts.push("--" + k.replace(/_/g, "-"), v);
+  for (const [k, v] of q) {
+    if (k === pos || (dev && k === "gpu")) continue;
+    const flag = "--" + k.replace(/_/g, "-");
+    const sel = form.elements[k] && form.elements[k].tagName === "SELECT" && form.elements[k].options[0].value === "false";
+    if (sel) { if (v === "true") parts.push(flag); } // a boolean flag
+    else parts.push(flag, v);
+  }
   return parts.join(" ");
 }
 
@@ -146,7 +153,7 @@ function showError(err) {
   const named = /--([a-z][a-z0-9-]*)/.exec(err.error || "");
   let name = (err.field || (named ? named[1] : "")).replace(/^--/, "").replace(/-/g, "_");
   if (name && !form.elements[name] && named) name = named[1].replace(/-/g, "_");
-  if (PAGE !== "fit" && PAGE !== "infer" && name === "model") name = "name";
+  if (!BY_MODEL.includes(PAGE) && name === "model") name = "name";
   if (PAGE === "hardware" && name === "gpu") name = "name";
   if (name === "sweep") name = "";
   if (!name && /unknown GPU/.test(err.error || "")) name = form.elements.gpu ? "gpu" : "name";
@@ -193,7 +200,8 @@ async function run(pushState) {
   document.body.classList.add("busy");
   try {
     const t0 = performance.now();
-    const main = PAGE === "infer" ? apiUrl + (qs ? "&" : "?") + "explain=1" : apiUrl;
+    const extraParam = { infer: "explain=1", train: "explain=1", plan: "pareto=1" }[PAGE];
+    const main = extraParam ? apiUrl + (qs ? "&" : "?") + extraParam : apiUrl;
     const body = pastedBody();
     const jobs = [getJSON(main, inflight.signal, body)];
     if (PAGE === "infer") {
@@ -227,7 +235,7 @@ async function run(pushState) {
 }
 
 function render(d, q, extra, maxBatch) {
-  const out = { fit: renderFit, infer: renderInfer, model: renderModel, hardware: renderHardware }[PAGE](d, q, extra, maxBatch);
+  const out = { fit: renderFit, infer: renderInfer, train: renderTrain, plan: renderPlan, model: renderModel, hardware: renderHardware }[PAGE](d, q, PAGE === "plan" ? d.pareto : extra, maxBatch);
   const cmd = el("div", {}, el("h2", {}, "The same answer in a terminal"), el("div", { class: "cmd mono" }, PAGE === "model" && !q.get("name") ? "ridgeline models" : cliLine(q)));
   result.replaceChildren(...out, cmd);
 }
@@ -275,7 +283,7 @@ function renderFit(d) {
 }
 
 function chartWidth() { return Math.max(320, Math.min(900, (result.clientWidth || 800) - 14)); }
-function ledgerChart(terms, capacity) {
+function ledgerChart(terms, capacity, colorOf = termColor) {
   const total = terms.reduce((a, [, v]) => a + v, 0);
   const W = chartWidth(), H = 54, scale = W / Math.max(total, capacity);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H + 18}`, role: "img", "aria-label": `ledger: ${fmtBytes(total)} of ${fmtBytes(capacity)}` });
@@ -285,7 +293,7 @@ function ledgerChart(terms, capacity) {
   const tip = el("div", { class: "tip", hidden: true });
   for (const [k, v] of terms) {
     const w = Math.max(v * scale, 0);
-    const r = svg("rect", { x: x.toFixed(2), y: 4, width: w.toFixed(2), height: H - 8, fill: termColor(k), tabindex: 0,
+    const r = svg("rect", { x: x.toFixed(2), y: 4, width: w.toFixed(2), height: H - 8, fill: colorOf(k), tabindex: 0,
       "aria-label": `${k}: ${fmtBytes(v)}` });
     const show = () => {
       tip.textContent = `${k}: ${fmtBytes(v)} (${fmtNum(v)} bytes, ${fmtPct(v / total)})`;
@@ -453,7 +461,8 @@ function renderModel(d, q) {
   const name = m.name;
   return [
     el("div", { class: "headline" }, el("b", {}, name), `: ${fmtNum(p.total)} parameters` + (p.active !== p.total ? `, ${fmtNum(p.active)} active per token` : "") + " (exact, equal to transformers on the meta device)."),
-    el("p", {}, el("a", { href: "/fit?model=" + encodeURIComponent(name) }, "Fit it"), " · ", el("a", { href: "/infer?model=" + encodeURIComponent(name) }, "How fast is it")),
+    el("p", {}, el("a", { href: "/fit?model=" + encodeURIComponent(name) }, "Fit it"), " · ", el("a", { href: "/infer?model=" + encodeURIComponent(name) }, "How fast is it"),
+      " · ", el("a", { href: "/train?model=" + encodeURIComponent(name) }, "Train it"), " · ", el("a", { href: "/plan?model=" + encodeURIComponent(name) }, "Plan a deployment")),
     el("h2", {}, "Shape"), table(["", ""], facts.map(([k, v]) => [k, fmtNum(v)])),
     el("h2", {}, "Parameters by component"),
     table(["component", "parameters", "active"], Object.entries(p.by_term).map(([k, v]) => [el("code", {}, k), fmtNum(v), fmtNum(p.active_by_term[k])]), [1, 2]),
@@ -515,7 +524,7 @@ form.addEventListener("change", () => { clearTimeout(timer); run(false); });
 form.addEventListener("submit", ev => { ev.preventDefault(); clearTimeout(timer); run(true); });
 window.addEventListener("popstate", () => { readURL(); run(false); });
 readURL();
-if (PAGE === "fit" || PAGE === "infer") {
-  if (!form.elements.model.value) form.elements.model.value = "llama-3-70b";
+if (BY_MODEL.includes(PAGE)) {
+  if (!form.elements.model.value) form.elements.model.value = PAGE === "train" ? "llama-3.1-8b" : "llama-3-70b";
 }
 run(false);
