@@ -131,40 +131,6 @@ def fit(
         fit_table(result, _console())
 
 
-def _parse_batch(text: str) -> int:
-    """--batch: a whole number of concurrent sequences (or 'max', handled by the caller)."""
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise InputError(f"--batch: expected a whole number of sequences or 'max', got {str(text)[:40]!r}") from None
-    if not 1 <= value <= 10**7:
-        raise InputError(f"--batch: must be from 1 to 10,000,000 sequences, got {value}")
-    return value
-
-
-def _parse_sweep(text: str) -> tuple[str, list[str]]:
-    var, sep, vals = text.partition("=")
-    var = var.strip().lower()
-    if not sep or var not in ("batch", "prompt", "gen", "tp", "gpu"):
-        raise InputError(f"--sweep: expected VAR=V1,V2,... with VAR one of batch, prompt, gen, tp, gpu; got {text!r}")
-    if ":" in vals and var != "gpu":
-        lo_s, _, hi_s = vals.partition(":")
-        from ridgeline.units import parse_tokens  # noqa: PLC0415
-
-        lo, hi = parse_tokens(lo_s, "--sweep"), parse_tokens(hi_s, "--sweep")
-        if hi < lo or hi > 2**24:
-            raise InputError(f"--sweep: range {vals!r} must go up, to at most {2**24}")
-        out, v = [], lo
-        while v <= hi:
-            out.append(str(v))
-            v *= 2
-        return var, out
-    items = [v.strip() for v in vals.split(",") if v.strip()]
-    if not items or len(items) > 4096:
-        raise InputError(f"--sweep: give 1 to 4096 values for {var}, e.g. {var}=1,2,4 or {var}=1:1024 (powers of 2)")
-    return var, items
-
-
 @app.command()
 def infer(
     model: Annotated[str, typer.Argument(help="Preset name, config.json path, checkpoint folder or hub id.")],
@@ -193,106 +159,40 @@ def infer(
     as_json: JsonOpt = False,
 ) -> None:
     """How fast MODEL runs on GPU: TTFT, time per output token, throughput, and what bounds each step."""
-    import numpy as np  # noqa: PLC0415
-
-    from ridgeline.analyses.infer import bound_sentence, explain as explain_rows, infer as run_infer, infer_dict  # noqa: PLC0415
+    from ridgeline.analyses.infer import explain as explain_rows  # noqa: PLC0415
+    from ridgeline.analyses.infer_request import InferRequest, kv_room, run_infer_request  # noqa: PLC0415
     from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
     from ridgeline.model.load import load_model  # noqa: PLC0415
-    from ridgeline.timing import Efficiencies  # noqa: PLC0415
-    from ridgeline.units import parse_tokens  # noqa: PLC0415
-    from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
 
     spec = load_model(model)
     hw = get_accelerator(gpu)
-    S = parse_tokens(prompt, "--prompt")
-    G = parse_tokens(gen, "--gen")
-    if mla_path not in ("absorbed", "naive"):
-        raise InputError(f"--mla-path: unknown {mla_path!r}; use absorbed or naive")
-    prec = Precision.build(spec, weights, kv_dtype, act_dtype)
-    eff = Efficiencies()
-    over = {}
-    for name, v in (("memory", eff_memory), ("gemm", eff_gemm)):
-        if v is not None:
-            if not 0 < v <= 1:
-                raise InputError(f"--eff-{name}: must be in (0, 1], got {v}")
-            over[name] = v
-    if step_overhead is not None:
-        from ridgeline.units import parse_seconds  # noqa: PLC0415
+    if plot and sweep and not sweep.strip().lower().startswith("batch="):
+        raise InputError("--plot draws a sweep over batch; use --sweep batch=... (or no --sweep)")
+    req = InferRequest(batch=batch, prompt=prompt, gen=gen, tp=tp, pp=pp, ep=ep, attention_dp=attention_dp,
+                       weights=weights, kv_dtype=kv_dtype, act_dtype=act_dtype, mla_path=mla_path, engine=engine,
+                       engine_version=engine_version, memory_fraction=memory_fraction, eff_memory=eff_memory,
+                       eff_gemm=eff_gemm, step_overhead=step_overhead,
+                       sweep=sweep or ("batch=1:512" if plot else None), explain=explain)
+    out = run_infer_request(spec, hw, req)
+    if plot:
+        from ridgeline.plots import batch_sweep_plot  # noqa: PLC0415
 
-        over["step_overhead"] = parse_seconds(step_overhead, "--step-overhead")
-    eff = eff.override(**over) if over else eff
-
-    def plan_for(t: int) -> ParallelPlan:
-        return ParallelPlan(t, pp, ep if ep == 1 else t, attention_dp)
-
-    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
-    from ridgeline.analyses.infer import max_batch as batch_limit  # noqa: PLC0415
-
-    eng = EngineSettings(engine, memory_fraction, None, None, None, None, engine_version)
-    budget: dict[str, int | None] = {"tokens": None}
-
-    def max_batch(sp, h, pl) -> int:
-        lim = batch_limit(sp, h, S, G, prec, pl, eng)
-        if lim.batch < 1:
-            raise InputError(f"--batch max: not even one request of {S + G:,} tokens fits on {pl.devices} x "
-                             f"{h.name} ({lim.why}); raise --tp/--pp or shorten --prompt/--gen")
-        budget["tokens"] = lim.max_step_tokens
-        return lim.batch
-
-    offline = batch.strip().lower() == "max"
-    if sweep or (plot and not sweep):
-        var, vals = _parse_sweep(sweep or "batch=1:512")
-        results, labels = [], []
-        if var in ("tp", "gpu"):
-            for v in vals:
-                h = get_accelerator(v) if var == "gpu" else hw
-                pl = plan_for(int(v)) if var == "tp" else plan_for(tp)
-                b = max_batch(spec, h, pl) if offline else _parse_batch(batch)
-                results.append(infer_dict(run_infer(spec, h, b, S, G, prec, pl, eff, mla_path, offline,
-                                                    budget["tokens"])))
-                labels.append(v)
-        else:
-            arr = np.array([parse_tokens(v, "--sweep") for v in vals], dtype=float)
-            pl = plan_for(tp)
-            b = (max_batch(spec, hw, pl) if offline else _parse_batch(batch)) if var != "batch" else arr
-            kw = {"batch": b, "prompt_tokens": arr if var == "prompt" else S, "gen_tokens": arr if var == "gen" else G}
-            r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=mla_path, offline=offline,
-                          max_step_tokens=budget["tokens"], **kw)
-            from ridgeline.analyses.infer import infer_rows  # noqa: PLC0415
-
-            results = infer_rows(r)
-            labels = vals
-            if plot:
-                if var != "batch":
-                    raise InputError("--plot draws a sweep over batch; use --sweep batch=... (or no --sweep)")
-                from ridgeline.plots import batch_sweep_plot  # noqa: PLC0415
-
-                lim = batch_limit(spec, hw, S, G, prec, pl, eng)
-                batch_sweep_plot(r, plot, lim.batch)
-        if as_json:
-            _emit({"schema_version": 1, "sweep": var, "values": labels, "results": results})
-        else:
-            from ridgeline.render_time import sweep_table  # noqa: PLC0415
-
-            sweep_table(var, labels, results, _console())
-            if plot:
-                _console().print(f"plot written to {plot}")
-        return
-    plan = plan_for(tp)
-    b = max_batch(spec, hw, plan) if offline else _parse_batch(batch)
-    r = run_infer(spec, hw, b, S, G, prec, plan, eff, mla_path, offline, budget["tokens"])
+        batch_sweep_plot(out.result, plot, kv_room(spec, hw, req))
     if as_json:
-        d = infer_dict(r)
-        d["bound_reason"] = bound_sentence(r)
-        if explain:
-            d["explain"] = explain_rows(r)
-        _emit(d)
+        _emit(out.json)
+        return
+    if out.sweep_var:
+        from ridgeline.render_time import sweep_table  # noqa: PLC0415
+
+        sweep_table(out.sweep_var, out.sweep_values, out.rows, _console())
+        if plot:
+            _console().print(f"plot written to {plot}")
         return
     from ridgeline.render_time import explain_table, infer_table  # noqa: PLC0415
 
-    infer_table(r, _console(), bound_sentence(r))
+    infer_table(out.result, _console(), out.json["bound_reason"])
     if explain:
-        explain_table(explain_rows(r), r.efficiencies.factors(), _console())
+        explain_table(explain_rows(out.result), out.result.efficiencies.factors(), _console())
 
 
 @app.command()

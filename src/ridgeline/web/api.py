@@ -272,97 +272,25 @@ def fit_objects(spec, hw, req):
     return replace(r, notes=r.notes + tuple(extra)) if extra else r
 
 
-def _parse_sweep(text: str) -> tuple[str, list[str]]:
-    from ridgeline.cli import _parse_sweep as parse  # noqa: PLC0415
-
-    return parse(text)
-
-
 def infer_json(query: Mapping[str, str], body: bytes = b"") -> dict:
     """What ``ridgeline infer MODEL ... --json [--explain] [--sweep ...]`` prints, key for key.
 
     Mirrors the CLI's infer command (minus --plot): the same spec, device, precision, efficiencies,
     plans and batch limit, the same ``infer_dict`` + ``bound_reason`` (+ ``explain``)."""
-    import numpy as np  # noqa: PLC0415
-
-    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
-    from ridgeline.analyses.infer import bound_sentence, infer as run_infer, infer_dict, infer_rows  # noqa: PLC0415
-    from ridgeline.analyses.infer import explain as explain_rows, max_batch as batch_limit  # noqa: PLC0415
+    from ridgeline.analyses.infer_request import InferRequest, run_infer_request  # noqa: PLC0415
     from ridgeline.model.load import load_model  # noqa: PLC0415
-    from ridgeline.timing import Efficiencies  # noqa: PLC0415
-    from ridgeline.units import parse_seconds, parse_tokens  # noqa: PLC0415
-    from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
 
     p = parse_params(query, INFER_PARAMS)
     spec, hw = pasted(body)
     spec = spec or load_model(safe_model(p["model"]))
     hw = hw or safe_gpu(p["gpu"])
-    S = parse_tokens(p["prompt"], "--prompt")
-    G = parse_tokens(p["gen"], "--gen")
-    if p["mla_path"] not in ("absorbed", "naive"):
-        raise InputError(f"--mla-path: unknown {p['mla_path']!r}; use absorbed or naive")
-    prec = Precision.build(spec, p["weights"], p["kv_dtype"], p["act_dtype"])
-    eff = Efficiencies()
-    over: dict[str, float] = {}
-    for name in ("memory", "gemm"):
-        v = p[f"eff_{name}"]
-        if v is not None:
-            if not 0 < v <= 1:
-                raise InputError(f"--eff-{name}: must be in (0, 1], got {v}")
-            over[name] = v
-    if p["step_overhead"] is not None:
-        over["step_overhead"] = parse_seconds(p["step_overhead"], "--step-overhead")
-    eff = eff.override(**over) if over else eff
-    tp, pp, ep, adp = p["tp"], p["pp"], p["ep"], p["attention_dp"]
-
-    def plan_for(t: int) -> ParallelPlan:
-        return ParallelPlan(t, pp, ep if ep == 1 else t, adp)
-
-    eng = EngineSettings(p["engine"], p["memory_fraction"], None, None, None, None, p["engine_version"])
-    budget: dict[str, int | None] = {"tokens": None}
-
-    def max_batch(sp, h, pl) -> int:
-        lim = batch_limit(sp, h, S, G, prec, pl, eng)
-        if lim.batch < 1:
-            raise InputError(f"--batch max: not even one request of {S + G:,} tokens fits on {pl.devices} x "
-                             f"{h.name} ({lim.why}); raise --tp/--pp or shorten --prompt/--gen")
-        budget["tokens"] = lim.max_step_tokens
-        return lim.batch
-
-    batch = p["batch"]
-    offline = batch.strip().lower() == "max"
-    if p["sweep"]:
-        var, vals = _parse_sweep(p["sweep"])
-        if var in ("tp", "gpu") and len(vals) > MAX_LOOP_SWEEP:
-            raise InputError(f"--sweep: at most {MAX_LOOP_SWEEP} values of {var} per request here "
-                             f"(each is a separate estimate); got {len(vals)}", field="sweep")
-        results: list[dict] = []
-        if var in ("tp", "gpu"):
-            for v in vals:
-                h = safe_gpu(v) if var == "gpu" else hw
-                if var == "tp" and not re.fullmatch(r"\d{1,9}", v):
-                    raise InputError(f"--sweep: tp values are whole numbers, got {v[:40]!r}")
-                pl = plan_for(int(v)) if var == "tp" else plan_for(tp)
-                b = max_batch(spec, h, pl) if offline else parse_tokens(batch, "--batch")
-                results.append(infer_dict(run_infer(spec, h, b, S, G, prec, pl, eff, p["mla_path"], offline,
-                                                    budget["tokens"])))
-        else:
-            arr = np.array([parse_tokens(v, "--sweep") for v in vals], dtype=float)
-            pl = plan_for(tp)
-            b = (max_batch(spec, hw, pl) if offline else parse_tokens(batch, "--batch")) if var != "batch" else arr
-            kw = {"batch": b, "prompt_tokens": arr if var == "prompt" else S, "gen_tokens": arr if var == "gen" else G}
-            r = run_infer(spec, hw, prec=prec, plan=pl, eff=eff, mla_path=p["mla_path"], offline=offline,
-                          max_step_tokens=budget["tokens"], **kw)
-            results = infer_rows(r)
-        return json_safe({"schema_version": 1, "sweep": var, "values": vals, "results": results})
-    plan = plan_for(tp)
-    b = max_batch(spec, hw, plan) if offline else parse_tokens(batch, "--batch")
-    r = run_infer(spec, hw, b, S, G, prec, plan, eff, p["mla_path"], offline, budget["tokens"])
-    d = infer_dict(r)
-    d["bound_reason"] = bound_sentence(r)
-    if p["explain"]:
-        d["explain"] = explain_rows(r)
-    return json_safe(d)
+    req = InferRequest(batch=p["batch"], prompt=p["prompt"], gen=p["gen"], tp=p["tp"], pp=p["pp"], ep=p["ep"],
+                       attention_dp=p["attention_dp"], weights=p["weights"], kv_dtype=p["kv_dtype"],
+                       act_dtype=p["act_dtype"], mla_path=p["mla_path"], engine=p["engine"],
+                       engine_version=p["engine_version"], memory_fraction=p["memory_fraction"],
+                       eff_memory=p["eff_memory"], eff_gemm=p["eff_gemm"], step_overhead=p["step_overhead"],
+                       sweep=p["sweep"], explain=bool(p["explain"]))
+    return json_safe(run_infer_request(spec, hw, req, get_gpu=safe_gpu, max_loop_values=MAX_LOOP_SWEEP).json)
 
 
 def model_json(query: Mapping[str, str]) -> dict:
