@@ -124,7 +124,7 @@ def test_every_reported_config_meets_the_slo_through_infer():
     assert len(r.configs) == 20 and r.configs_evaluated > 10_000
     for c in r.configs:
         ri = _infer(spec, get_accelerator(c.gpu), Precision.build(spec, c.weights, c.kv_dtype),
-                    ParallelPlan(c.tp, c.pp, c.ep), c.batch, 2048, 256)
+                    ParallelPlan(c.tp, c.pp, c.ep, c.attention_dp), c.batch, 2048, 256)
         assert ri.ttft_s <= q.ttft_slo_s and ri.tpot_s <= q.tpot_slo_s
         assert c.ttft_s == pytest.approx(ri.ttft_s, rel=REL) and c.tpot_s == pytest.approx(ri.tpot_s, rel=REL)
         assert c.output_tokens_per_s_per_device == pytest.approx(ri.output_tokens_per_s_per_device, rel=REL)
@@ -338,3 +338,21 @@ def test_cli_bad_input_is_one_line_exit_2(args, field):
     p = run("plan", "gpt2", *args)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.startswith("error: ") and field in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_attention_dp_is_searched_for_moe_and_holds_more_mla_sequences():
+    # Under tensor parallelism every rank keeps the whole MLA latent of every sequence; with attention
+    # data-parallel each rank keeps only its own sequences' (DeepSeek-V2 paper sec. 2.1.3; SGLang's
+    # DP attention), so one replica holds ~tp times as many sequences, less the replicated attention weights.
+    from ridgeline.analyses.plan_space import kv_capacity, layouts
+
+    spec = load_model("deepseek-v3")
+    h200 = get_accelerator("h200")
+    lays = layouts(spec, h200, 8)
+    assert ParallelPlan(8, 1, 8, attention_dp=True) in lays
+    assert not any(p.attention_dp for p in layouts(load_model("llama-3.1-8b"), h200, 8))  # dense: never
+    prec = Precision.build(spec, "fp8")
+    tp_n, _ = kv_capacity(spec, h200, prec, ParallelPlan(8, 1, 8), 4096, "ideal")
+    dp_n, _ = kv_capacity(spec, h200, prec, ParallelPlan(8, 1, 8, attention_dp=True), 4096, "ideal")
+    assert 0 < tp_n < dp_n <= 8 * tp_n
+    assert dp_n % 8 == 0  # every rank holds a whole number of sequences

@@ -21,7 +21,7 @@ def _layout(c) -> str:
         p, d = c.prefill, c.decode
         return (f"P {p.gpu} tp{p.tp} pp{p.pp} x{p.replicas or 1} | D {d.gpu} tp{d.tp} pp{d.pp}"
                 f"{f' ep{d.ep}' if d.ep > 1 else ''} x{d.replicas or 1}")
-    ep = f" ep{c.ep}" if c.ep > 1 else ""
+    ep = (f" ep{c.ep}" if c.ep > 1 else "") + (" dp-attn" if getattr(c, "attention_dp", False) else "")
     return f"{c.gpu} tp{c.tp} pp{c.pp}{ep}" + (f" x{c.replicas}" if c.replicas else "")
 
 

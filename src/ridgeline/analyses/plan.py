@@ -158,6 +158,8 @@ class PlanConfig:
     prefill: Pool | None = None
     decode: Pool | None = None
     kv_transfer_s: float | None = None
+    attention_dp: bool = False
+    """Attention data-parallel over the tp group, experts expert-parallel (``infer --attention-dp``)."""
     prefill_decode_device_ratio: float | None = None
     """Devices in the prefill pool per device in the decode pool."""
 
@@ -259,7 +261,7 @@ def _agg_config(q: PlanQuery, c: _Cand, m: dict, i: int, limit: str) -> PlanConf
         tokens_per_s_per_user=1 / tpot, output_tokens_per_s_per_replica=tps,
         cost_per_million_output_tokens=fin(m["cost_m"][i]),
         cost_per_million_tokens=fin(m["cost_m"][i] * q.gen_tokens / (q.prompt_tokens + q.gen_tokens)),
-        usd_per_hour=fin(m["usd_h"][i]), price_usd_per_device_hour=price,
+        usd_per_hour=fin(m["usd_h"][i]), price_usd_per_device_hour=price, attention_dp=c.plan.attention_dp,
         price_source=(f"{c.price.source}" + (f", {c.price.date}" if c.price.date else "")) if c.price else "no price",
         power_w=fin(m["power"][i]), batch_limit=limit)
 
@@ -275,7 +277,8 @@ def _rank_key(q: PlanQuery, cfg: PlanConfig) -> tuple:
         k = (cfg.power_w if cfg.power_w is not None else math.inf) / served
     else:
         k = -cfg.output_tokens_per_s_per_device
-    return (k, cost, cfg.devices, cfg.gpu, cfg.tp, cfg.pp, cfg.ep, cfg.weights, cfg.kv_dtype, cfg.engine, cfg.batch)
+    return (k, cost, cfg.devices, cfg.gpu, cfg.tp, cfg.pp, cfg.ep, cfg.attention_dp, cfg.weights, cfg.kv_dtype,
+            cfg.engine, cfg.batch)
 
 
 # --- the search ------------------------------------------------------------------------------------
@@ -339,7 +342,8 @@ def plan(q: PlanQuery) -> PlanResult:
                 if n_all < 1:
                     continue
                 pre, ttft, tpot = evaluate(q.spec, hw, prec, lay, np.arange(1, n_all + 1), S, G, q.eff)
-                lab = f"{hw.id} tp{lay.tp} pp{lay.pp}{f' ep{lay.ep}' if lay.ep > 1 else ''} {prec.weights.name}"
+                lab = (f"{hw.id} tp{lay.tp} pp{lay.pp}{f' ep{lay.ep}' if lay.ep > 1 else ''}"
+                       f"{' dp-attn' if lay.attention_dp else ''} {prec.weights.name}")
                 if fastest_tpot is None or tpot[0] < fastest_tpot[0]:
                     fastest_tpot = (float(tpot[0]), lab)
                 if fastest_ttft is None or ttft[0] < fastest_ttft[0]:

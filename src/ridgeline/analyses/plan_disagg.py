@@ -149,7 +149,7 @@ def _pair_config(q: PlanQuery, p: _Cand, i: int, d: _Cand, j: int, xfer: float, 
         power_w=fin(power) if D else None, batch_limit=lim_d,
         prefill=Pool(p.hw.id, dev_p, rep_p, p.plan.tp, p.plan.pp, p.plan.ep, bp, pre_s, fin(pr_p), fin(part_p)),
         decode=Pool(d.hw.id, dev_d, rep_d, d.plan.tp, d.plan.pp, d.plan.ep, bd, tpot, fin(pr_d), fin(part_d)),
-        kv_transfer_s=xfer, prefill_decode_device_ratio=ratio)
+        kv_transfer_s=xfer, prefill_decode_device_ratio=ratio, attention_dp=d.plan.attention_dp)
 
 
 __all__ = ["disagg_pairs", "kv_request_bytes"]

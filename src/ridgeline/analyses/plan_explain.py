@@ -13,7 +13,7 @@ def _label(c: PlanConfig) -> str:
         p, d = c.prefill, c.decode
         return (f"disaggregated {p.gpu} tp{p.tp} pp{p.pp} batch {p.batch} (prefill) + {d.gpu} tp{d.tp} pp{d.pp} "
                 f"batch {d.batch} (decode), {c.weights}/{c.kv_dtype}")
-    ep = f" ep{c.ep}" if c.ep > 1 else ""
+    ep = (f" ep{c.ep}" if c.ep > 1 else "") + (" dp-attn" if getattr(c, "attention_dp", False) else "")
     return f"{c.gpu} tp{c.tp} pp{c.pp}{ep} {c.weights}/{c.kv_dtype} batch {c.batch} ({c.engine})"
 
 

@@ -50,6 +50,12 @@ def layouts(spec: ModelSpec, hw: Accelerator, max_devices: int) -> list[Parallel
                 p = ParallelPlan(tp, pp, ep)
                 if p.problem(spec) is None:
                     out.append(p)
+            if spec.is_moe and tp > 1 and pp == 1:
+                # attention data-parallel over the tp group, experts expert-parallel (SGLang
+                # --enable-dp-attention): how engines serve large MoE models
+                p = ParallelPlan(tp, 1, tp, attention_dp=True)
+                if p.problem(spec) is None:
+                    out.append(p)
     return out
 
 
@@ -80,6 +86,10 @@ def kv_capacity(spec: ModelSpec, hw: Accelerator, prec: Precision, plan: Paralle
 
     ov = default_overheads(hw)
     cap = hw.usable_bytes
+    if plan.attention_dp:
+        if engine != "ideal":
+            return 0, "engine profile (attention-dp not modelled)"
+        return _dp_attention_capacity(spec, prec, plan, ov, cap, context_tokens), "KV pool"
     if engine == "ideal":
         fixed, kv_seq = _ledger_room(spec, prec, plan, ov, context_tokens)
         n = min((max(int((cap - f) // kv), 0) if kv > 0 else 0) for f, kv in zip(fixed, kv_seq))
@@ -90,6 +100,29 @@ def kv_capacity(spec: ModelSpec, hw: Accelerator, prec: Precision, plan: Paralle
         return 0, "KV pool"
     by_pool = a.num_blocks // a.blocks_for_request(context_tokens)
     return (by_pool, "KV pool") if by_pool <= a.max_num_seqs else (a.max_num_seqs, "engine max_num_seqs")
+
+
+def _dp_attention_capacity(spec: ModelSpec, prec: Precision, plan: ParallelPlan, ov, cap: float,
+                           context_tokens: int) -> int:
+    """Sequences one replica holds under attention data-parallelism (pp = 1).
+
+    Each of the tp ranks holds every attention (and dense) weight, 1/tp of the experts and of the
+    vocabulary (the operator table's per-device weight bytes under the plan), and the whole KV of its
+    own sequences: all KV heads, or the whole MLA latent, which tensor parallelism would instead copy
+    onto every rank. Activations and runtime overhead as the tp ledger has them. The replica holds tp
+    times what one rank holds.
+    """
+    from ridgeline.ops import op_table  # noqa: PLC0415
+    from ridgeline.workload import ParallelPlan as Plan  # noqa: PLC0415
+
+    tp_plan = Plan(plan.tp, 1, plan.ep)
+    fixed_tp, _ = _ledger_room(spec, prec, tp_plan, ov, context_tokens)
+    weights_tp = op_table(spec, prec, tp_plan).weight_bytes_per_device
+    weights_dp = op_table(spec, prec, plan).weight_bytes_per_device
+    _, kv_seq_whole = _ledger_room(spec, prec, Plan(1, 1), ov, context_tokens)
+    fixed = fixed_tp[0] - weights_tp + weights_dp
+    kv = kv_seq_whole[0]
+    return plan.tp * max(int((cap - fixed) // kv), 0) if kv > 0 else 0
 
 
 class LinearStep:
