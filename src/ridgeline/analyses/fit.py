@@ -406,12 +406,23 @@ def fit_request(req: FitRequest) -> FitResult:
     from ridgeline.hardware.load import get_accelerator  # noqa: PLC0415
     from ridgeline.model.load import load_model  # noqa: PLC0415
 
+    _check_values(req)
+    spec = load_model(req.model)
+    hw = get_accelerator(req.gpu)
+    return fit_request_for(spec, hw, req, stored_weights(req.model, req.weights))
+
+
+def _check_values(req: FitRequest) -> None:
     for opt, val in (("--weights", req.weights), ("--kv-dtype", req.kv_dtype), ("--keep", req.keep),
                      ("--unquantized", req.unquantized)):
         if val is not None and not str(val).strip():
             raise InputError(f"{opt}: empty value; give a value or leave the option out")
-    spec = load_model(req.model)
-    hw = get_accelerator(req.gpu)
+
+
+def fit_request_for(spec: ModelSpec, hw: Accelerator, req: FitRequest, stored: float | None = None) -> FitResult:
+    """:func:`fit_request` for a spec and device already built (a pasted config.json or device file:
+    the web page); ``stored`` is a checkpoint's exact weight bytes, if any."""
+    _check_values(req)
     prec = Precision.build(spec, req.weights, req.kv_dtype, None, req.unquantized, _keep_roles(req.keep))
     eng = EngineSettings(req.engine, req.memory_fraction, _tokens(req.max_model_len, "--max-model-len"),
                          _tokens(req.max_num_batched_tokens, "--max-num-batched-tokens"), req.max_num_seqs,
@@ -436,7 +447,6 @@ def fit_request(req: FitRequest) -> FitResult:
     plan = ParallelPlan(req.tp, req.pp)
     layout = KVLayout(req.kv_convention, req.mla_cache)
     ov = _overheads(req, hw)
-    stored = stored_weights(req.model, req.weights)
     extra = []
     if ctx_max or batch_max:
         plan.check(spec)

@@ -230,46 +230,10 @@ def pasted(body: bytes):
 
 def fit_objects(spec, hw, req):
     """:func:`ridgeline.analyses.fit.fit_request` for an already built spec and device (a pasted
-    config.json or device TOML): the same decisions, step for step, minus the file and name lookups
-    (no checkpoint on disk here). A test checks it against fit_request on the preset's own config."""
-    from ridgeline.analyses import fit as F  # noqa: PLC0415
-    from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
-    from ridgeline.model.kv import KVLayout  # noqa: PLC0415
-    from ridgeline.workload import InferenceWorkload, ParallelPlan, Precision  # noqa: PLC0415
+    config.json or device TOML): the same door, minus the file and name lookups."""
+    from ridgeline.analyses.fit import fit_request_for  # noqa: PLC0415
 
-    for opt, val in (("--weights", req.weights), ("--kv-dtype", req.kv_dtype), ("--keep", req.keep),
-                     ("--unquantized", req.unquantized)):
-        if val is not None and not str(val).strip():
-            raise InputError(f"{opt}: empty value; give a value or leave the option out")
-    prec = Precision.build(spec, req.weights, req.kv_dtype, None, req.unquantized, F._keep_roles(req.keep))
-    eng = EngineSettings(req.engine, req.memory_fraction, F._tokens(req.max_model_len, "--max-model-len"),
-                         F._tokens(req.max_num_batched_tokens, "--max-num-batched-tokens"), req.max_num_seqs,
-                         req.block_size, req.engine_version)
-    ctx_max = isinstance(req.context, str) and req.context.strip().lower() == "max"
-    batch_max = isinstance(req.batch, str) and req.batch.strip().lower() == "max"
-    if ctx_max and batch_max:
-        raise InputError("--context max and --batch max together: fix one of them")
-    if ctx_max:
-        ctx = 1
-    elif req.context is None or (isinstance(req.context, str) and not req.context.strip()):
-        ctx = eng.max_model_len or min(F.DEFAULT_CONTEXT_TOKENS, spec.max_position_embeddings or F.DEFAULT_CONTEXT_TOKENS)
-    else:
-        ctx = F._tokens(req.context, "--context")
-    batch = 1 if batch_max else (F._tokens(req.batch, "--batch") if isinstance(req.batch, str) else req.batch)
-    wl = InferenceWorkload(batch, ctx, req.prefill_chunk)
-    plan = ParallelPlan(req.tp, req.pp)
-    layout = KVLayout(req.kv_convention, req.mla_cache)
-    ov = F._overheads(req, hw)
-    extra = []
-    if ctx_max or batch_max:
-        plan.check(spec)
-        wl, msg = F.solve_max(spec, hw, wl, prec, plan, layout, ov or F.default_overheads(hw), None, eng,
-                              "context" if ctx_max else "batch")
-        extra.append(msg)
-    r = F.fit(spec, hw, wl, prec, plan, layout, ov, None, eng)
-    from dataclasses import replace  # noqa: PLC0415
-
-    return replace(r, notes=r.notes + tuple(extra)) if extra else r
+    return fit_request_for(spec, hw, req)
 
 
 def infer_json(query: Mapping[str, str], body: bytes = b"") -> dict:
