@@ -107,6 +107,17 @@ def tensor_role(name: str) -> str:
     return "other"
 
 
+def summary_by(tensors, key) -> dict[str, dict[str, int]]:
+    """Tensors, elements and bytes per ``key(tensor)`` (a dtype, a ggml type), sorted by key."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"tensors": 0, "elements": 0, "bytes": 0})
+    for t in tensors:
+        d = out[key(t)]
+        d["tensors"] += 1
+        d["elements"] += t.numel
+        d["bytes"] += t.nbytes
+    return dict(sorted(out.items()))
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     """The tensors of a safetensors checkpoint (a folder, a sharded index or one file)."""
@@ -124,13 +135,7 @@ class CheckpointInfo:
         return sum(t.nbytes for t in self.tensors)
 
     def by_dtype(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = defaultdict(lambda: {"tensors": 0, "elements": 0, "bytes": 0})
-        for t in self.tensors:
-            d = out[t.dtype]
-            d["tensors"] += 1
-            d["elements"] += t.numel
-            d["bytes"] += t.nbytes
-        return dict(sorted(out.items()))
+        return summary_by(self.tensors, lambda t: t.dtype)
 
     def elements_by_role(self) -> dict[str, int]:
         """Stored elements per tensor role (packed quantized tensors count their storage elements)."""

@@ -26,7 +26,6 @@ import mmap
 import re
 import stat
 import struct
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -153,13 +152,9 @@ class GGUFInfo:
 
     def by_dtype(self) -> dict[str, dict[str, int]]:
         """Tensors, elements and bytes per ggml type (same shape as a safetensors summary)."""
-        out: dict[str, dict[str, int]] = defaultdict(lambda: {"tensors": 0, "elements": 0, "bytes": 0})
-        for t in self.tensors:
-            d = out[t.ggml_type]
-            d["tensors"] += 1
-            d["elements"] += t.numel
-            d["bytes"] += t.nbytes
-        return dict(sorted(out.items()))
+        from ridgeline.model.checkpoint import summary_by  # noqa: PLC0415
+
+        return summary_by(self.tensors, lambda t: t.ggml_type)
 
 
 # ----------------------------------------------------------------------------- the reader
