@@ -255,3 +255,50 @@ def test_zz_counts(capsys):
         assert sum(RAN.values()) >= 100
     else:
         pytest.skip("run with the other tests of this file to count")
+
+
+infer_options = {
+    "--gpu": options["--gpu"],
+    "--weights": options["--weights"],
+    "--kv-dtype": options["--kv-dtype"],
+    "--batch": st.sampled_from(["1", "64", "max", "0", "-3", "8k", "1e3", "x", "99999999999"]),
+    "--prompt": st.sampled_from(["1", "2048", "128k", "0", "-1", "1e400", "lots"]),
+    "--gen": st.sampled_from(["1", "256", "0", "x"]),
+    "--tp": options["--tp"],
+    "--pp": options["--pp"],
+    "--ep": st.sampled_from(["1", "2", "8", "0"]),
+    "--engine": st.sampled_from(["ideal", "vllm", "sglang", "trtllm", "tgi"]),
+    "--mla-path": st.sampled_from(["absorbed", "naive", "other"]),
+    "--eff-memory": st.sampled_from(["0.8", "0", "1.5", "nan", "x"]),
+    "--step-overhead": st.sampled_from(["2ms", "0", "-1s", "1e400", "fast"]),
+    "--sweep": st.sampled_from(["batch=1,2,4", "batch=1:64", "gpu=h100,a100", "tp=1,2", "prompt=1k,2k",
+                                "batch=0:4", "color=1", "batch=", "tp=x", "gen=1:1e9"]),
+}
+
+
+@st.composite
+def infer_command_lines(draw):
+    cmd = draw(st.sampled_from(["infer", "infer", "infer", "roofline"]))
+    args = [cmd]
+    if cmd == "infer":
+        args.append(draw(models_))
+        for opt in draw(st.lists(st.sampled_from(sorted(infer_options)), max_size=4, unique=True)):
+            args += [opt, draw(infer_options[opt])]
+        if draw(st.integers(0, 4)) == 0:
+            args.append(draw(st.sampled_from(["--explain", "--attention-dp"])))
+    else:
+        if draw(st.booleans()):
+            args += ["--model", draw(models_)]
+        args += ["--gpu", draw(options["--gpu"])]
+    if draw(st.booleans()):
+        args.append("--json")
+    return args
+
+
+@CLI
+@given(args=infer_command_lines())
+def test_generated_infer_command_lines(capsys, monkeypatch, args):
+    # infer and roofline: exit 0, or exit 2 with one line; never a traceback
+    RAN["command lines"] += 1
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _check_cli(capsys, args)
