@@ -104,3 +104,25 @@ def test_bad_input_is_one_line_exit_2(capsys, args, needle):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
+def test_a_measured_profile_brings_its_measured_factors(capsys):
+    # docs/validation/profile-cpu.toml was written by `ridgeline measure` on this project's CPU: its
+    # [measured] table sets the time model's factors (the ones `ridgeline validate` checked)
+    from pathlib import Path
+
+    from ridgeline.measure.profile import efficiencies_from_profile, read_measured
+
+    prof = Path(__file__).resolve().parents[1] / "docs" / "validation" / "profile-cpu.toml"
+    assert main(["infer", "llama-3.2-1b-instruct", "--gpu", str(prof), "--prompt", "512", "--gen", "64",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    want = efficiencies_from_profile(read_measured(prof))
+    got = {f["name"]: f["value"] for f in d["factors"]}
+    assert got["eff.memory"] == pytest.approx(want.memory.value)
+    assert got["overhead.layer_s"] == pytest.approx(want.layer_overhead.value) and got["overhead.layer_s"] > 0
+    assert any("measured by `ridgeline measure`" in n for n in d["notes"])
+    # a shipped datasheet device keeps the default, engine-fitted factors
+    assert main(["infer", "llama-3.2-1b-instruct", "--gpu", "h100", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {f["name"]: f["value"] for f in d["factors"]}["overhead.layer_s"] == 0

@@ -418,12 +418,14 @@ def explain(r: InferResult) -> list[dict]:
 
 def bound_sentence(r: InferResult) -> str:
     """One line: what bounds the mean decode step, and why (scalar results)."""
+    from ridgeline.units import fmt_rate  # noqa: PLC0415
+
     d = r.decode
     per = f"per device ({r.devices} devices)" if r.devices > 1 else "on the device"
     if r.bound == "memory":
         why = (f"each step moves {d.weight_bytes / 1e9:.2f} GB of weights and {d.kv_bytes / 1e9:.2f} GB of KV {per}: "
-               f"{d.memory_s * 1e3:.2f} ms at {r.hardware.mem_bw_bytes_per_s * r.efficiencies.memory.value / 1e12:.2f} "
-               f"TB/s achieved, while its {d.flops / 1e12:.3g} TFLOP would take "
+               f"{d.memory_s * 1e3:.2f} ms at {fmt_rate(r.hardware.mem_bw_bytes_per_s * r.efficiencies.memory.value)} "
+               f"achieved, while its {d.flops / 1e12:.3g} TFLOP would take "
                f"{d.flops / (r.gemm_peak_flops_per_s * r.efficiencies.gemm.value) * 1e3:.2f} ms "
                f"at the achieved peak")
         if r.batch < r.critical_batch:

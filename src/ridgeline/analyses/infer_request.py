@@ -125,7 +125,8 @@ def run_infer_request(spec: ModelSpec, hardware: Accelerator, req: InferRequest,
             over[name] = v
     if req.step_overhead is not None:
         over["step_overhead"] = parse_seconds(req.step_overhead, "--step-overhead")
-    eff = Efficiencies().override(**over) if over else Efficiencies()
+    base, profile_note = _profile_efficiencies(hardware)
+    eff = base.override(**over) if over else base
     eng = EngineSettings(req.engine, req.memory_fraction, None, None, None, None, req.engine_version)
     offline = str(req.batch).strip().lower() == "max"
 
@@ -172,10 +173,30 @@ def run_infer_request(spec: ModelSpec, hardware: Accelerator, req: InferRequest,
     b, budget = batch_and_budget(hardware, plan)
     r = infer(spec, hardware, b, S, G, prec, plan, eff, req.mla_path, offline, budget)
     d = infer_dict(r)
+    if profile_note:
+        d["notes"].append(profile_note)
     d["bound_reason"] = bound_sentence(r)
     if req.explain:
         d["explain"] = explain(r)
     return InferOutcome(result=r, json=d)
+
+
+def _profile_efficiencies(hardware: Accelerator):
+    """The measured factors when the device is a profile written by ``ridgeline measure`` (its
+    [measured] table), else the defaults: a measured machine's own achieved rates, per-layer
+    overhead and cache behaviour are what a prediction for that machine should use."""
+    from ridgeline.timing import Efficiencies  # noqa: PLC0415
+
+    origin = hardware.origin or ""
+    if not origin.endswith((".toml", ".json")) or origin.startswith("hardware/data/"):
+        return Efficiencies(), None
+    try:
+        from ridgeline.measure.profile import efficiencies_from_profile, read_measured  # noqa: PLC0415
+
+        m = read_measured(origin)
+    except InputError:
+        return Efficiencies(), None  # a hand-written hardware file: datasheet peaks, default factors
+    return efficiencies_from_profile(m), f"factors measured by `ridgeline measure` ({origin})"
 
 
 def kv_room(spec: ModelSpec, hardware: Accelerator, req: InferRequest) -> int:
