@@ -106,7 +106,6 @@ def run_infer_request(spec: ModelSpec, hardware: Accelerator, req: InferRequest,
     (the web passes a name-only resolver); ``max_loop_values`` bounds tp/gpu sweeps, which run one
     estimate per value."""
     from ridgeline.analyses.engines import EngineSettings  # noqa: PLC0415
-    from ridgeline.timing import Efficiencies  # noqa: PLC0415
     from ridgeline.units import parse_seconds, parse_tokens  # noqa: PLC0415
     from ridgeline.workload import ParallelPlan, Precision  # noqa: PLC0415
 
