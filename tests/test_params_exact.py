@@ -6,7 +6,7 @@ from tiny_configs import TINY, TINY_DEFAULT_VISION
 
 from ridgeline.model.hf import SUPPORTED_MODEL_TYPES, spec_from_config
 from ridgeline.model.load import preset_config, presets
-from ridgeline.model.params import count_params, param_groups
+from ridgeline.model.params import count_params
 
 pytestmark = pytest.mark.reference
 

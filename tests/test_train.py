@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ridgeline.analyses.train import min_gpus, train, train_dict
+from ridgeline.analyses.train import min_gpus, train
 from ridgeline.analyses.train_memory import (activation_terms, ledger, lora_params_per_layer, state_bytes_per_param,
                                              stored_per_layer)
 from ridgeline.analyses.train_setup import TrainSetup

@@ -36,7 +36,7 @@ _FRACTION_NAMES = {"vllm": "gpu_memory_utilization", "sglang": "mem_fraction_sta
 def _engine_lines(r, console: Console) -> None:
     """The engine's own start-up quantities, named as its log names them (GiB = 2^30 bytes, as engines print)."""
     a = r.engine_allocation
-    name, gib = _ENGINE_NAMES[a.engine], (lambda b: f"{b / 2**30:.2f} GiB")
+    gib = lambda b: f"{b / 2**30:.2f} GiB"  # noqa: E731
     rule = a.rule.split(": ", 1)[-1]
     console.print(f"[bold]{a.rule.split(':', 1)[0]}[/bold]: {rule}; {_FRACTION_NAMES[a.engine]} {a.memory_fraction:g} "
                   f"({a.memory_fraction_origin}) of {gib(a.device_total_bytes)}")
