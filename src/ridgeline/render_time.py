@@ -48,7 +48,12 @@ def infer_table(r, console: Console, sentence: str) -> None:
     console.print(f"prefill is {r.prefill_bound}-bound (MFU {_pct(r.prefill_mfu)}); critical batch "
                   f"{r.critical_batch:,.0f}")
     console.print(sentence, style="bold")
-    console.print("factors: " + "; ".join(f"{f.name} = {f.value:g}" for f in r.efficiencies.factors()), style="dim")
+    # the eager-framework factors are listed only when a measured profile sets them (else neutral: 0 or 1)
+    neutral = {"overhead.layer_s": 0.0, "overhead.kv_append_s_per_byte": 0.0, "eff.attention_memory": 1.0,
+               "eff.overlap": 1.0, "eff.gemm_weight_stream": 1.0}
+    shown = [f for f in r.efficiencies.factors() if neutral.get(f.name) != f.value]
+    console.print("factors: " + "; ".join(f"{f.name} = {f.value:g}" for f in shown) + " (--explain: sources)",
+                  style="dim", highlight=False)
     for n in r.notes:
         console.print(f"note: {n}", style="dim")
 
