@@ -240,3 +240,15 @@ def test_attention_dp_replicates_attention_and_splits_the_batch():
     assert r.tpot_s > 0
     with pytest.raises(rl.PlanError):
         ParallelPlan(8, 1, 1, attention_dp=True)
+
+
+def test_pipeline_micro_batches_never_split_a_sequence():
+    # pp keeps pp micro-batches of B/pp in flight; with B < pp a token still crosses every stage, so
+    # batch 1 on pp=2 takes the whole model's step at batch 1, plus the stage-to-stage send
+    spec = load_model("llama-3-70b")
+    one = infer(spec, H100, 1, 1024, 64, plan=ParallelPlan(4, 1))
+    two = infer(spec, H100, 1, 1024, 64, plan=ParallelPlan(4, 2))
+    assert two.tpot_s >= one.tpot_s
+    b16 = infer(spec, H100, 16, 1024, 64, plan=ParallelPlan(4, 2))
+    b8 = infer(spec, H100, 8, 1024, 64, plan=ParallelPlan(4, 1))
+    assert b16.decode.flops == pytest.approx(b8.decode.flops)  # 16 sequences over 2 stages: 8 per pass

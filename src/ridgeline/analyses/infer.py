@@ -7,8 +7,9 @@ field then has the broadcast shape. One implementation: a sweep is the same code
 Serving model (a fixed batch, as ``vllm bench latency`` runs it): the B prompts of S tokens are
 prefilled together (TTFT), then G - 1 decode steps follow, the k-th over S + k cached tokens.
 The mean decode step (TPOT) is the step at the mean context S + (G - 2)/2. Pipeline parallelism
-keeps pp micro-batches of B/pp in flight: every sequence advances once per pass over all stages,
-so a step costs the whole model's time at batch B/pp (plus the stage-to-stage sends).
+keeps pp micro-batches of B/pp in flight (at least one sequence each): every sequence advances
+once per pass over all stages, so a step costs the whole model's time at batch max(B/pp, 1) (plus the
+stage-to-stage sends).
 Offline maximum throughput (``--batch max``): continuous batching with chunked prefill mixed into
 decode steps: each step carries B decode tokens and, on average, B*S/G prompt tokens.
 """
@@ -254,7 +255,9 @@ def _bound_code(memory_s, compute_s, comm_s) -> np.ndarray:
 def _evaluate(table: OpTable, rf: Roofline, eff: Efficiencies, plan: ParallelPlan, B, S, G, offline: bool,
               max_step_tokens: int | None) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
     """Every figure of :func:`infer` for 1-D arrays of configurations: (names, arrays)."""
-    mb = B / plan.pp  # micro-batch in flight per pipeline pass
+    # micro-batch per pipeline pass: B/pp sequences, but never less than one (with fewer sequences than
+    # stages, each token still crosses every stage in turn: the step is the whole model at batch 1)
+    mb = np.maximum(B / plan.pp, 1.0)
     steps = np.maximum(G - 1, 0)
     c_end = S + np.maximum(G - 2, 0)
     c_mean = S + np.maximum(G - 2, 0) / 2

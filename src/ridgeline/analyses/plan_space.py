@@ -144,8 +144,7 @@ class LinearStep:
         # features at B = 0 and B = 1 (experts_hit zeroed: it is carried separately)
         f = table.features(np.array([0.0, 1.0, 0.0, 1.0 / pp]), np.array([S, S, 1.0, 1.0]), np.array([0.0, 0.0, C, C]))
         f_pre, f_dec = (f[:, 0], f[:, 1]), (f[:, 2], f[:, 3])
-        kc = rf.kernels @ (rf.fm * rf.inv_peak)
-        km = rf.kernels @ (rf.bm * rf.inv_bw)
+        kc, km = rf.k_comp, rf.k_mem  # kernel-level seconds per feature unit (ridgeline.timing.Roofline)
         h = _F["experts_hit"]
         self.coef = []
         for f0, f1 in (f_pre, f_dec):
@@ -157,21 +156,25 @@ class LinearStep:
         moe = table.spec.moe
         self.hit_base = 1.0 - moe.top_k / moe.num_experts if moe is not None and moe.num_experts else None
         self.tokens_per_b = (S, 1.0 / pp)
+        self.pp = pp
         self.rf = rf
 
     def times(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(prefill step s, mean decode step s) for every batch."""
         rf = self.rf
         out = []
-        for (c0, c1, ch, m0, m1, mh, t0, t1), tpb in zip(self.coef, self.tokens_per_b):
-            B = batch[None, :]
+        # decode passes B/pp sequences per micro-batch, never less than one (infer's rule)
+        for (c0, c1, ch, m0, m1, mh, t0, t1), tpb, bb in zip(self.coef, self.tokens_per_b,
+                                                            (batch, np.maximum(batch, self.pp))):
+            batch_ = bb
+            B = batch_[None, :]
             tc = c0[:, None] + c1[:, None] * B
             tm = m0[:, None] + m1[:, None] * B
             if self.hit_base is not None:
-                hit = 1.0 - np.power(self.hit_base, batch * tpb)
+                hit = 1.0 - np.power(self.hit_base, batch_ * tpb)
                 tc = tc + ch[:, None] * hit
                 tm = tm + mh[:, None] * hit
-            T = t0 + t1 * batch
+            T = t0 + t1 * batch_
             comm = np.where(T > 0, rf.comm_latency_s, 0.0) + T * rf.comm_s_per_token
             out.append(np.maximum(tc, tm).sum(axis=0) + comm + rf.overhead_s)
         return out[0], out[1]
