@@ -54,7 +54,9 @@ the aggregate scale-up bandwidth over all links (`scale_up_bw_bytes_per_s_per_di
 platform, 64 of 448 GB/s; three ports of 21 on Gaudi), the NIC per device (`scale_out_bw_bytes_per_s_per_direction`),
 `devices_per_node`, and latencies. The NVIDIA latencies are the per-hop figures of NCCL's own cost model
 (NCCL 2.30.7 `src/graph/tuning.cc`: 0.6 us per NVLink ring step and 2.7 us per network step with the LL protocol,
-plus 6.6 us base latency per ring collective), not a measured one-way latency.
+plus 6.6 us base latency per ring collective), not a measured one-way latency. TPU: the aggregate ICI figure
+is Google's per-chip number; links x per-link bandwidth from the scaling book is about 10% lower (v5p: 6 x 90 = 540
+against 600 GB/s per direction), so per-link and aggregate figures are kept apart rather than derived from each other.
 
 ## Corrections made for issue 9
 

@@ -150,6 +150,10 @@ def test_golden_nvidia_smi_totals():
     assert get_accelerator("t4").driver_total_memory_bytes == 15360 * MiB
     # NVIDIA/TensorRT-LLM issue #10278: B200 183359MiB (exact)
     assert get_accelerator("b200").driver_total_memory_bytes == 183359 * MiB
+    # public nvidia-smi logs: H200 143771MiB, RTX A6000 49140MiB, RTX PRO 6000 Blackwell 97887MiB (exact)
+    assert get_accelerator("h200").driver_total_memory_bytes == 143771 * MiB
+    assert get_accelerator("a6000").driver_total_memory_bytes == 49140 * MiB
+    assert get_accelerator("rtx-pro-6000").driver_total_memory_bytes == 97887 * MiB
 
 
 def test_golden_framework_totals():

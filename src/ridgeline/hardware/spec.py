@@ -60,7 +60,9 @@ class Accelerator:
     kind: str
     launch_year: int
     memory_bytes: float
-    """Device memory capacity, as the datasheet states it (bytes)."""
+    """Device memory capacity, as the datasheet states it (bytes). Where the vendor's "GB" is binary in fact
+    (Apple unified memory, TPU HBM) it is stored in GiB; HBM/GDDR "GB" of GPUs stay decimal, with the memory
+    software sees in usable_memory_bytes / driver_total_memory_bytes."""
     mem_bw_bytes_per_s: float
     """Peak memory bandwidth (bytes/s)."""
     peak_flops_per_s: dict[str, float]
