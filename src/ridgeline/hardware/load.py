@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import stat
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -146,16 +145,10 @@ def accelerator_from_dict(d: dict[str, Any], where: str) -> Accelerator:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a hardware file: a regular file (never a FIFO or device), bounded in size."""
+    from ridgeline.files import read_regular_file  # noqa: PLC0415
+
+    data = read_regular_file(path, MAX_TOML_BYTES, "hardware .toml file", ConfigError)
     try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{path}: not a regular file; pass a hardware .toml file")
-        if st.st_size > MAX_TOML_BYTES:
-            raise ConfigError(f"{path}: {st.st_size} bytes is too large for a hardware file (limit {MAX_TOML_BYTES})")
-        with path.open("rb") as f:
-            data = f.read(MAX_TOML_BYTES + 1)
-        if len(data) > MAX_TOML_BYTES:
-            raise ConfigError(f"{path}: too large for a hardware file (limit {MAX_TOML_BYTES} bytes)")
         return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML ({e}); fix the file") from None
@@ -163,8 +156,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a UTF-8 text file; pass a hardware .toml file") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a hardware file; see {EXAMPLE}") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror}); check the path") from None
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ridgeline.errors import CheckpointError
 from ridgeline.files import os_reason as _why
-from ridgeline.files import read_regular_file
+from ridgeline.files import open_regular, read_regular_file
 from ridgeline.files import short_path as _short
 from ridgeline.formats import DTYPE_BITS
 
@@ -168,34 +168,15 @@ def _shape(v: object) -> tuple[int, ...] | None:
 
 def read_safetensors_header(path: Path) -> list[TensorInfo]:
     """Parse one file's header, validating it against the file size."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise CheckpointError(f"{_short(path)}: cannot read ({_why(e)}); check the path") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{_short(path)}: is not a regular file (a pipe, socket, device or folder); "
-                              "pass a .safetensors file")
-    size = st.st_size
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError as e:
-        raise CheckpointError(f"{_short(path)}: cannot open ({_why(e)}); check the path") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise CheckpointError(f"{_short(path)}: is not a regular file; pass a .safetensors file")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                raise CheckpointError(f"{_short(path)}: too short for a safetensors file (needs an 8-byte header length)")
-            (n,) = struct.unpack("<Q", head)
-            if n > MAX_HEADER_BYTES or n + 8 > size:
-                raise CheckpointError(f"{_short(path)}: header length field says {n} bytes (file is {size}); "
-                                      "not a valid safetensors file, re-download or re-convert it")
-            raw = fh.read(n)
-    except OSError as e:
-        raise CheckpointError(f"{_short(path)}: cannot read ({_why(e)}); check the path") from None
-    finally:
-        os.close(fd)
+    with open_regular(path, "safetensors file", CheckpointError) as (fh, size):
+        head = fh.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{_short(path)}: too short for a safetensors file (needs an 8-byte header length)")
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_HEADER_BYTES or n + 8 > size:
+            raise CheckpointError(f"{_short(path)}: header length field says {n} bytes (file is {size}); "
+                                  "not a valid safetensors file, re-download or re-convert it")
+        raw = fh.read(n)
     header = _parse_json(raw, path, "safetensors header")
     if not isinstance(header, dict):
         raise CheckpointError(f"{_short(path)}: safetensors header is not a JSON object; the file is corrupt")

@@ -20,11 +20,9 @@ config dict and goes through the one adapter, :func:`ridgeline.model.hf.spec_fro
 
 from __future__ import annotations
 
-import errno
 import math
 import mmap
 import re
-import stat
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -251,30 +249,16 @@ class _Cursor:
         raise self.fail(f"{what} has unknown element type {etype}")
 
 
-def _open_regular(path: Path) -> int:
-    """The size of a regular file; FIFOs, devices, sockets and folders are refused before opening."""
-    try:
-        st = path.stat()
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise CheckpointError(f"{path}: symlink loop; point at the file itself") from None
-        raise CheckpointError(f"{path}: cannot read ({e.strerror}); check the path") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{path}: not a regular file; pass a .gguf file")
-    return st.st_size
-
-
 def read_gguf_header(path: str | Path) -> tuple[int, dict[str, Any], list[GGUFTensor]]:
     """Parse one GGUF file's header: (version, metadata, tensors), validated against the file size."""
+    from ridgeline.files import open_regular  # noqa: PLC0415
+
     p = Path(path)
-    size = _open_regular(p)
-    if size < 24:
-        raise CheckpointError(f"{p}: {size} bytes is too short for a GGUF file (needs a 24-byte header)")
-    try:
-        with p.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    with open_regular(p, ".gguf file", CheckpointError) as (fh, size):
+        if size < 24:
+            raise CheckpointError(f"{p}: {size} bytes is too short for a GGUF file (needs a 24-byte header)")
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             return _parse(_Cursor(mm, p))
-    except OSError as e:
-        raise CheckpointError(f"{p}: cannot read ({e.strerror}); check the path") from None
 
 
 def _parse(c: _Cursor) -> tuple[int, dict[str, Any], list[GGUFTensor]]:

@@ -155,41 +155,10 @@ def preset_config(p: PresetInfo) -> dict[str, Any]:
 
 
 def read_regular_file(path: Path, limit: int, what: str, error: type[InputError] = ConfigError) -> bytes:
-    """Read at most ``limit`` bytes of a regular file. FIFOs, devices and sockets are refused
-    without blocking (opened non-blocking, checked with fstat before any read)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise error(f"{path}: symlink loop; point at the {what} itself") from None
-        if e.errno == errno.ENAMETOOLONG:
-            raise error(f"{_show(str(path))}: path too long; check the path") from None
-        raise error(f"{path}: cannot read ({e.strerror}); check the path") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise error(f"{path}: is a folder, not a {what}; check the path")
-        if not stat.S_ISREG(st.st_mode):
-            raise error(f"{path}: not a regular file (a FIFO, device or socket); pass the {what}")
-        if st.st_size > limit:
-            raise error(f"{path}: {st.st_size:,} bytes is too large for a {what} (limit {limit:,}); "
-                        f"pass the {what}")
-        chunks, left = [], limit + 1
-        while left > 0:
-            b = os.read(fd, min(left, 1 << 20))
-            if not b:
-                break
-            chunks.append(b)
-            left -= len(b)
-        data = b"".join(chunks)
-    except OSError as e:
-        raise error(f"{path}: cannot read ({e.strerror}); check the path") from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise error(f"{path}: more than {limit:,} bytes is too large for a {what}; pass the {what}")
-    return data
+    """:func:`ridgeline.files.read_regular_file` with ConfigError as the default error."""
+    from ridgeline.files import read_regular_file as read  # noqa: PLC0415
+
+    return read(path, limit, what, error)
 
 
 def parse_json_object(data: bytes, where: str, what: str = "config.json") -> dict[str, Any]:
