@@ -17,6 +17,17 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _factor(f) -> str:
+    """A factor with its unit: seconds in ms or us, fractions as they are."""
+    if f.unit.startswith("seconds per byte"):
+        return f"{f.name} = {f.value:.3g} s/byte"
+    if f.unit.startswith("seconds"):
+        v = f.value
+        shown = "0 s" if v == 0 else (f"{v * 1e3:.3g} ms" if v >= 1e-3 else f"{v * 1e6:.3g} us")
+        return f"{f.name} = {shown}"
+    return f"{f.name} = {f.value:.3g}"
+
+
 def infer_table(r, console: Console, sentence: str) -> None:
     p = r.plan
     mode = "offline max throughput" if r.offline else "fixed batch"
@@ -27,7 +38,8 @@ def infer_table(r, console: Console, sentence: str) -> None:
     t.add_column("figure", style="bold")
     t.add_column("expected", justify="right")
     t.add_column("ideal roofline", justify="right")
-    t.add_row("TTFT (all prompts at once)" if r.offline else "TTFT (prefill)", _ms(r.ttft_s), _ms(r.ideal["ttft_s"]))
+    ttft_label = "TTFT (prefill)" if r.batch == 1 else f"TTFT ({r.batch:g} prompts prefilled at once)"
+    t.add_row(ttft_label, _ms(r.ttft_s), _ms(r.ideal["ttft_s"]))
     t.add_row("decode step, first", _ms(r.decode_step_time_s), _ms(r.ideal["decode_step_time_s"]))
     t.add_row("decode step, last", _ms(r.decode_step_time_end_s), "")
     t.add_row("TPOT (mixed decode+prefill step)" if r.offline else "TPOT (mean step)", _ms(r.tpot_s),
@@ -46,13 +58,13 @@ def infer_table(r, console: Console, sentence: str) -> None:
     console.print(f"bytes per step per device: weights {fmt_bytes(d.weight_bytes)}, KV {fmt_bytes(d.kv_bytes)}, "
                   f"other {fmt_bytes(d.bytes - d.weight_bytes - d.kv_bytes)}; over links {fmt_bytes(d.comm_bytes)}")
     console.print(f"prefill is {r.prefill_bound}-bound (MFU {_pct(r.prefill_mfu)}); critical batch "
-                  f"{r.critical_batch:,.0f}")
+                  f"{r.critical_batch:,.0f} sequences")
     console.print(sentence, style="bold")
     # the eager-framework factors are listed only when a measured profile sets them (else neutral: 0 or 1)
     neutral = {"overhead.layer_s": 0.0, "overhead.kv_append_s_per_byte": 0.0, "eff.attention_memory": 1.0,
                "eff.overlap": 1.0, "eff.gemm_weight_stream": 1.0}
     shown = [f for f in r.efficiencies.factors() if neutral.get(f.name) != f.value]
-    console.print("factors: " + "; ".join(f"{f.name} = {f.value:g}" for f in shown) + " (--explain: sources)",
+    console.print("factors: " + "; ".join(_factor(f) for f in shown) + " (--explain: sources)",
                   style="dim", highlight=False)
     for n in r.notes:
         console.print(f"note: {n}", style="dim")

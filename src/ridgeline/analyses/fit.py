@@ -242,15 +242,17 @@ def fit(spec: ModelSpec, hardware: Accelerator, wl: InferenceWorkload = Inferenc
         if hardware.runtime_overhead_bytes is None and hardware.kind != "gpu":
             notes.append(f"no sourced runtime overhead for a {hardware.kind}: 0 assumed (set --runtime-overhead)")
     cap = hardware.usable_bytes
-    # which figure usable_bytes is (the hardware layer names it; older data: usable or datasheet)
-    basis = getattr(hardware, "usable_basis",
-                    "usable_memory_bytes" if hardware.usable_memory_bytes is not None else "memory_bytes")
+    basis = hardware.usable_basis
     if basis == "memory_bytes":
         notes.append("capacity: datasheet figure (no usable total sourced for this device; "
                      "software sees somewhat less or more)")
     else:
-        notes.append(f"capacity: {cap / 2**30:.2f} GiB from {basis} ({hardware.source_of(basis)}); "
-                     f"datasheet {hardware.memory_bytes / 1e9:g} GB")
+        why = {"usable_memory_bytes": "the total the framework sees", "driver_total_memory_bytes": "the driver's total",
+               "gpu_working_set_fraction": "the GPU's default working-set limit"}[basis]
+        binary = (" (its \"GB\" are binary: the memory is larger than the decimal figure, less what the driver "
+                  "reserves)") if cap > hardware.memory_bytes else ""
+        notes.append(f"capacity: {cap / 2**30:.2f} GiB from {basis} ({why}); the datasheet says {hardware.memory_bytes / 1e9:g} GB"
+                     f"{binary}. Source: `ridgeline hardware {hardware.id}`")
     led = inference_ledger(spec, wl, prec, plan, layout, overheads, stored_weights_bytes)
     m = _Model(spec, prec, layout, overheads, stored_weights_bytes)
     total = led.per_device_total_bytes
